@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs the Debian packages equivar builds, tests and runs with.
+# Idempotent: packages already present are not fetched again.
+# Usage: scripts/install-deps.sh [--reference]
+#   --reference  also the Python packages that generate PyTorch/scikit-learn
+#                reference data and run the peer benchmarks (about 1 GB).
+set -euo pipefail
+
+build_packages=(
+  build-essential cmake pkg-config
+  libopenblas-openmp-dev liblapacke-dev
+  libopenmpi-dev openmpi-bin
+  libhdf5-openmpi-dev
+  libpng-dev libjpeg62-turbo-dev zlib1g-dev
+  clang
+)
+reference_packages=(
+  python3 python3-numpy python3-torch python3-torchvision python3-sklearn
+  python3-scipy python3-h5py python3-mpi4py python3-pil
+)
+
+want=("${build_packages[@]}")
+if [[ "${1:-}" == "--reference" ]]; then want+=("${reference_packages[@]}"); fi
+
+missing=()
+for p in "${want[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if ((${#missing[@]})); then
+  echo "install-deps: installing ${missing[*]}" >&2
+  sudo=""; [[ $(id -u) -ne 0 ]] && sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
