@@ -147,7 +147,7 @@ void eq_hsv_to_rgb(float h, float s, float v, float rgb[3]);
  * rendered from several threads. */
 typedef struct eq_render_model eq_render_model;
 
-#define EQ_RENDER_OBJECT_RADIUS 0.6f
+#define EQ_RENDER_OBJECT_RADIUS 0.75f
 
 /* Takes ownership of the mesh's textures (the mesh may be freed afterwards).
  * Fails (EQ_ERR_VALUE) on a mesh without triangles or with zero extent. */
@@ -170,10 +170,6 @@ eq_status eq_render_view(const eq_render_model *model, const eq_render_latents *
 eq_status eq_render_view_quat(const eq_render_model *model, const double quat[4],
                               const eq_render_latents *latents, const eq_render_options *options,
                               eq_image *out);
-
-/* JPEG (baseline, 4:2:0 off, integer DCT: identical bytes everywhere) written
- * atomically unless `atomic` is 0 (then written in place). */
-eq_status eq_render_write_jpeg(const char *path, const eq_image *img, int quality, int atomic);
 
 /* ---------------------------------------------------------------- data sets */
 
@@ -200,6 +196,9 @@ typedef struct eq_render_source {
  * Objects are sorted by (class, id), so the list is the same everywhere. */
 eq_status eq_render_source_open(const char *path, eq_render_source *out);
 void eq_render_source_free(eq_render_source *src);
+/* Keeps a fixed subset of n objects (chosen by a hash of class and id, so it
+ * spreads over classes and does not depend on the seed), still sorted. */
+eq_status eq_render_source_limit(eq_render_source *src, int n);
 /* Loads object i's mesh (with materials and textures) and applies its model rotation. */
 eq_status eq_render_source_load(const eq_render_source *src, int index, eq_mesh *out);
 
@@ -212,7 +211,6 @@ typedef struct eq_render_dataset_options {
   int intermediates;   /* K slerp renders between views i and i+1 (0 = none) */
   int intermediates_rotation_only; /* 1: intermediates keep view i's floor and light */
   int threads;         /* worker threads (0 = eq_num_threads()) */
-  int limit_objects;   /* use only the first N objects of the sorted list (0 = all) */
   int png;             /* 1: image_<i>.png instead of .jpg */
   int jpeg_quality;
   int supersample;

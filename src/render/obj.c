@@ -39,8 +39,9 @@ static int resolve_index(long v, size_t count, int32_t *out) {
   return 1;
 }
 
-static eq_status load_texture(obj_state *s, const char *path, eq_mesh_open_fn open, void *ctx,
-                              const char *name, int *out) {
+/* `path` is `raw` (as the MTL wrote it) resolved against the MTL file `mtl`. */
+static eq_status load_texture(obj_state *s, const char *path, const char *raw, const char *mtl,
+                              eq_mesh_open_fn open, void *ctx, int *out) {
   char **paths = s->texture_paths.data;
   for (size_t i = 0; i < s->texture_paths.count; i++)
     if (!strcmp(paths[i], path)) {
@@ -51,18 +52,32 @@ static eq_status load_texture(obj_state *s, const char *path, eq_mesh_open_fn op
   size_t n = 0;
   eq_status st = open(ctx, path, &bytes, &n);
   if (st) {
-    eq_error_context("'%s': texture '%s'", name, path);
-    return st;
+    /* Exporters often leave the author's absolute path: try the file name
+     * next to the MTL, then shade with Kd. A missing file is no format error. */
+    const char *base = strrchr(raw, '/'), *bs = strrchr(raw, '\\');
+    if (bs && (!base || bs > base)) base = bs;
+    base = base ? base + 1 : raw;
+    char *alt = eq_path_join_relative(mtl, base);
+    st = alt && strcmp(alt, path) ? open(ctx, alt, &bytes, &n) : EQ_ERR_IO;
+    free(alt);
+    if (st) {
+      eq_error_clear();
+      *out = -1;
+      return EQ_OK;
+    }
   }
   eq_image img = {0};
   st = eq_image_decode(bytes, n, path, 3, &img);
   free(bytes);
-  if (st) return st;
+  if (st) {
+    eq_error_context("'%s': texture: ", mtl);
+    return st;
+  }
   char *copy = eq_strdup(path);
   if (!copy || !eq_vec_push(&s->textures, &img, 1) || !eq_vec_push(&s->texture_paths, &copy, 1)) {
     free(copy);
     eq_image_free(&img);
-    return eq_error(EQ_ERR_MEMORY, "'%s': out of memory for texture '%s'", name, path);
+    return eq_error(EQ_ERR_MEMORY, "'%s': out of memory for texture '%s'", mtl, path);
   }
   *out = (int)s->textures.count - 1;
   return EQ_OK;
@@ -73,9 +88,9 @@ static eq_status load_mtllib(obj_state *s, const char *file, eq_mesh_open_fn ope
   void *bytes = NULL;
   size_t n = 0;
   eq_status st = open(ctx, file, &bytes, &n);
-  if (st) {
-    eq_error_context("'%s' line %lld: mtllib '%s'", name, (long long)line, file);
-    return st;
+  if (st) { /* a missing library leaves the default material, as viewers do */
+    eq_error_clear();
+    return EQ_OK;
   }
   eq_mtl_library lib = {0};
   st = eq_mtl_parse(bytes, n, file, &lib);
@@ -90,7 +105,7 @@ static eq_status load_mtllib(obj_state *s, const char *file, eq_mesh_open_fn ope
     if (lib.entries[i].texture_path) {
       char *tex_path = eq_path_join_relative(file, lib.entries[i].texture_path);
       if (!tex_path) st = eq_error(EQ_ERR_MEMORY, "out of memory");
-      else st = load_texture(s, tex_path, open, ctx, file, &m.texture);
+      else st = load_texture(s, tex_path, lib.entries[i].texture_path, file, open, ctx, &m.texture);
       free(tex_path);
     }
     if (!st && !eq_vec_push(&s->materials, &m, 1)) st = eq_error(EQ_ERR_MEMORY, "out of memory");
