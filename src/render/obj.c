@@ -162,9 +162,9 @@ static eq_status parse_face(obj_state *s, char *rest, const char *name, int64_t 
     memcpy(prev, idx, sizeof idx);
     n++;
   }
-  if (n < 3)
-    return eq_error(EQ_ERR_FORMAT, "'%s' line %lld: face with %d vertices (need at least 3)", name,
-                    (long long)line, n);
+  /* One- and two-vertex faces have no area; exporters write them (Sweet Home 3D
+   * furniture has dozens), so they are skipped, not errors. */
+  if (n == 0) return eq_error(EQ_ERR_FORMAT, "'%s' line %lld: face without vertices", name, (long long)line);
   return EQ_OK;
 bad:
   return eq_error(EQ_ERR_FORMAT, "'%s' line %lld: malformed face vertex '%s' (want v, v/vt, v//vn or v/vt/vn)",
