@@ -238,8 +238,13 @@ eq_status eq_mesh_parse_ply(const void *bytes, size_t n, const char *name, eq_me
         }
         double cnt;
         if (!read_value(&r, pr->count_type, &cnt)) goto truncated;
-        if (cnt < 0 || cnt > (double)(r.end - r.p) + 1) {
-          st = eq_error(EQ_ERR_FORMAT, "'%s': %s %ld: list length %g is invalid", name, e->name, k, cnt);
+        if (cnt < 0) {
+          st = eq_error(EQ_ERR_FORMAT, "'%s': %s %ld: negative list length %g", name, e->name, k, cnt);
+          break;
+        }
+        if (cnt > (double)(r.end - r.p)) {
+          st = eq_error(EQ_ERR_FORMAT, "'%s': truncated: %s %ld: list of %g values, %zu bytes left", name, e->name, k,
+                        cnt, (size_t)(r.end - r.p));
           break;
         }
         int32_t first = 0, prev = 0;
