@@ -183,8 +183,9 @@ static eq_status stl_labels(const char *path, size_t count, int32_t *labels) {
   const uint8_t *b = data;
   for (size_t i = 0; i < n; i++) {
     if (b[i] < 1 || b[i] > 10) {
+      int bad = b[i];
       free(data);
-      return eq_error(EQ_ERR_FORMAT, "'%s': label %d at %zu (expected 1..10)", path, b[i], i);
+      return eq_error(EQ_ERR_FORMAT, "'%s': label %d at %zu (expected 1..10)", path, bad, i);
     }
     labels[i] = b[i] - 1;
   }
