@@ -22,9 +22,9 @@ static size_t descr_item_size(const char *descr) {
   if (!strchr("fiubUS", kind)) return 0;
   char *end = NULL;
   long size = strtol(descr + 2, &end, 10);
-  /* Fixed-width strings (3DIEBench index files): <U n is n UTF-32 code units, |S n is n bytes. */
-  if ((kind == 'U' || kind == 'S') && *end == '\0' && size > 0 && size <= 4096)
-    return (size_t)size * (kind == 'U' ? 4 : 1);
+  /* Fixed-width strings ('<U52': UTF-32, '|S52': bytes) hold file lists
+   * such as 3DIEBench's train_images.npy. */
+  if (kind == 'U' || kind == 'S') return (*end == '\0' && size > 0 && size <= 4096) ? (size_t)size * (kind == 'U' ? 4 : 1) : 0;
   if (*end != '\0' || size <= 0 || size > 16) return 0;
   if (kind == 'f' && size != 2 && size != 4 && size != 8) return 0;
   if ((kind == 'i' || kind == 'u') && size != 1 && size != 2 && size != 4 && size != 8) return 0;
