@@ -111,6 +111,8 @@ eq_status eq_zip_open(const char *path, eq_zip **out);
 void eq_zip_close(eq_zip *zip);
 int eq_zip_count(const eq_zip *zip);
 const char *eq_zip_entry_name(const eq_zip *zip, int index);
+/* Uncompressed size the directory claims for entry `index` (0 if out of range). */
+size_t eq_zip_entry_size(const eq_zip *zip, int index);
 /* Index of the entry named `name` (exact match, a leading '/' ignored) or -1. */
 int eq_zip_find(const eq_zip *zip, const char *name);
 /* Decompresses entry `index` into a malloc'd, NUL-terminated buffer. */

@@ -136,6 +136,8 @@ const char *eq_zip_entry_name(const eq_zip *z, int i) {
   return i >= 0 && i < z->count ? z->entries[i].name : NULL;
 }
 
+size_t eq_zip_entry_size(const eq_zip *z, int i) { return i >= 0 && i < z->count ? z->entries[i].size : 0; }
+
 int eq_zip_find(const eq_zip *z, const char *name) {
   while (*name == '/') name++;
   for (int i = 0; i < z->count; i++) {
