@@ -165,6 +165,10 @@ int main(void) {
     in[0] = PARAM(95 + i, 6, 4), in[1] = PARAM(96 + i, 4), in[2] = PARAM(97 + i, 4);
     snprintf(name, sizeof name, "batch_norm 2-d case %d", i);
     check(name, f_bn, &c, 3, in);
+    /* planes of 20 values: the plane-streaming path */
+    in[0] = PARAM(200 + i, 2, 3, 4, 5), in[1] = PARAM(210 + i, 3), in[2] = PARAM(220 + i, 3);
+    snprintf(name, sizeof name, "batch_norm planes case %d", i);
+    check(name, f_bn, &c, 3, in);
   }
   /* layer norm on a transposed (non-contiguous) input */
   for (int i = 0; i < 2; i++) {
