@@ -3,10 +3,11 @@
  * layers, ResNet-18's batch norm and max pool. Forward and backward through
  * the public API and the tape, best of `reps` after a warm-up.
  *
- *   build/bench/nn_ops_bench [reps]
+ *   build/bench/nn_ops_bench [reps] [name filter]
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "equivar/autograd.h"
@@ -22,8 +23,11 @@ static double cpu_seconds(void) {
 
 typedef eq_tensor *(*fwd_fn)(eq_tensor **in, void *ctx);
 
-/* Returns best forward and backward seconds. */
+static const char *only; /* run only cases whose name contains this */
+
+/* Prints the best forward and backward times. */
 static void timeit(const char *name, fwd_fn f, void *ctx, int n, eq_tensor **in, double flop, double bytes, int reps) {
+  if (only && !strstr(name, only)) return;
   eq_arena *arena = eq_arena_new(64 << 20);
   double bf = 1e30, bb = 1e30;
   for (int r = 0; r <= reps; r++) {
@@ -79,6 +83,7 @@ static eq_tensor *leaf(int ndim, const int64_t *shape, uint64_t seed) {
 
 int main(int argc, char **argv) {
   int reps = argc > 1 ? atoi(argv[1]) : 5;
+  only = argc > 2 ? argv[2] : NULL;
   printf("threads=%d reps=%d (best of reps, CPU time / threads; backward GFLOP/s counts 2x forward)\n", eq_num_threads(), reps);
   eq_tensor *in[3];
   /* ViT-Tiny: 64 images x 3 heads, 65 tokens, head dim 64 */

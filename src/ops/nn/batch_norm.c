@@ -90,12 +90,11 @@ static double param_at(const eq_tensor *t, int64_t c, double dflt) { return t ? 
 static eq_status bn_backward(eq_node *node) {
   const bn_ctx *c = node->ctx;
   eq_tensor *x = node->inputs[0], *w = node->n_inputs > 1 ? node->inputs[1] : NULL, *dy = node->out->grad;
-  bool fresh;
-  eq_tensor *dx = eq_nn_grad_for_write(node, 0, &fresh), *dw = eq_nn_grad_of(node, 1), *db = eq_nn_grad_of(node, 2);
-  if (x->requires_grad && !dx) return eq_error_code();
-  if ((node->n_inputs > 1 && node->inputs[1] && node->inputs[1]->requires_grad && !dw) ||
-      (node->n_inputs > 2 && node->inputs[2] && node->inputs[2]->requires_grad && !db))
-    return eq_error_code();
+  bool fr[3];
+  eq_tensor *g[3];
+  if (eq_nn_grads_for_write(node, 3, g, fr)) return eq_error_code();
+  eq_tensor *dx = g[0], *dw = g[1], *db = g[2];
+  const bool fresh = fr[0];
   const int64_t N = c->N, C = c->C, S = c->S, P = N * C;
   const double M = (double)(N * S);
   const bool f32 = x->dtype == EQ_F32, planes = S >= BN_PLANE_MIN;
@@ -127,8 +126,8 @@ static eq_status bn_backward(eq_node *node) {
   }
   for (int64_t ch = 0; ch < C; ch++) {
     double is = c->invstd[ch], wv = param_at(w, ch, 1.0);
-    if (dw) eq_set_flat(dw, ch, eq_get_flat(dw, ch) + sdyx[ch] * is);
-    if (db) eq_set_flat(db, ch, eq_get_flat(db, ch) + sdy[ch]);
+    if (dw) eq_set_flat(dw, ch, (fr[1] ? 0 : eq_get_flat(dw, ch)) + sdyx[ch] * is);
+    if (db) eq_set_flat(db, ch, (fr[2] ? 0 : eq_get_flat(db, ch)) + sdy[ch]);
     /* training: dx = w*is*(dy - sdy/M - xhat*sum(dy*xhat)/M), xhat = (x-mean)*is;
      * eval: the statistics are constants, dx = w*is*dy. */
     k[ch] = wv * is;
