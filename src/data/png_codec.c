@@ -175,16 +175,10 @@ eq_status eq_image_encode_png(const eq_image *img, void **bytes, size_t *n) {
   return EQ_OK;
 }
 
-eq_status eq_image_write_png(const char *path, const eq_image *img) {
-  void *bytes;
-  size_t n;
-  eq_status st = eq_image_encode_png(img, &bytes, &n);
-  if (st) {
-    eq_error_context("writing '%s': ", path);
-    return st;
-  }
+/* Encoded bytes to `path` through a temporary file and rename. */
+eq_status eq_image_write_bytes(const char *path, void *bytes, size_t n) {
   eq_atomic_file f;
-  st = eq_atomic_open(&f, path);
+  eq_status st = eq_atomic_open(&f, path);
   if (st) {
     free(bytes);
     return st;
@@ -196,4 +190,26 @@ eq_status eq_image_write_png(const char *path, const eq_image *img) {
   }
   free(bytes);
   return eq_atomic_commit(&f);
+}
+
+eq_status eq_image_write_png(const char *path, const eq_image *img) {
+  void *bytes;
+  size_t n;
+  eq_status st = eq_image_encode_png(img, &bytes, &n);
+  if (st) {
+    eq_error_context("writing '%s': ", path);
+    return st;
+  }
+  return eq_image_write_bytes(path, bytes, n);
+}
+
+eq_status eq_image_write_jpeg(const char *path, const eq_image *img, int quality) {
+  void *bytes;
+  size_t n;
+  eq_status st = eq_image_encode_jpeg(img, quality, &bytes, &n);
+  if (st) {
+    eq_error_context("writing '%s': ", path);
+    return st;
+  }
+  return eq_image_write_bytes(path, bytes, n);
 }
