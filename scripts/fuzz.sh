@@ -4,16 +4,17 @@
 # (default 10) from a small seed corpus: fuzz/corpus/<target>/ if the repo has
 # one, plus seeds generated here from tests/data. Fails on the first crash;
 # the crashing input is left in build-fuzz/crashes/.
+# Usage: scripts/fuzz.sh [seconds per target; default $EQ_FUZZ_SECONDS or 10]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-secs=${EQ_FUZZ_SECONDS:-10}
+secs=${1:-${EQ_FUZZ_SECONDS:-10}}
 build=${EQ_FUZZ_BUILD:-build-fuzz}
 command -v clang >/dev/null || { echo "fuzz.sh: clang not found (apt-get install clang)" >&2; exit 1; }
 san="-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined"
 CC=clang cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Debug -DEQ_FUZZ=ON \
   -DCMAKE_C_FLAGS="-O1 -g -fno-omit-frame-pointer $san" >/dev/null
 targets=()
-for f in fuzz/*.c; do targets+=("$(basename "$f" .c)"); done
+for f in fuzz/fuzz_*.c; do targets+=("$(basename "$f" .c)"); done
 cmake --build "$build" -j "${EQ_FUZZ_JOBS:-2}" --target "${targets[@]}" >/dev/null
 
 # Seeds generated from the repository's test data.
@@ -43,8 +44,8 @@ fi
 
 for t in "${targets[@]}"; do
   echo "fuzz.sh: $t for ${secs}s"
-  # -max_len: the largest seed sets it otherwise (STL-10 records are 27 KB)
-  "$build/fuzz/$t" "$corpus/$t" -max_total_time="$secs" -rss_limit_mb=2048 -timeout=20 \
+  # -max_len 64 KB: room for an STL-10 record (27 KB) and the mesh/zip seeds
+  "$build/fuzz/$t" "$corpus/$t" -max_total_time="$secs" -rss_limit_mb=2048 -timeout=20 -max_len=65536 \
     -artifact_prefix="$build/crashes/$t-" -print_final_stats=0 2>"$build/$t.log" ||
     { tail -40 "$build/$t.log" >&2; echo "fuzz.sh: $t failed (inputs in $build/crashes)" >&2; exit 1; }
   grep -E "^(#[0-9]+ *DONE|Done)" "$build/$t.log" | tail -1 || true
