@@ -315,3 +315,11 @@ eq_status eq_mat_fetch_rows(const eq_mat *X, const int64_t *idx, int64_t cnt, do
   }
   return eq_mat_sum(X, out, cnt * X->d);
 }
+
+int eq_algo_serial_begin(void) {
+  int saved = omp_get_max_threads();
+  omp_set_num_threads(1);
+  return saved;
+}
+
+void eq_algo_serial_end(int saved) { omp_set_num_threads(saved); }

@@ -92,4 +92,10 @@ eq_status eq_mat_fetch_rows(const eq_mat *X, const int64_t *idx, int64_t cnt, do
  * barriers) costs more than the work. */
 #define EQ_ALGO_PARALLEL(work) ((double)(work) > 1e6)
 
+/* OpenBLAS (OpenMP build) threads even tiny calls (dsymv inside dsyevd) when
+ * the caller's OpenMP thread count is > 1; around small LAPACK/BLAS calls
+ * the count is set to 1 and restored after. */
+int eq_algo_serial_begin(void);
+void eq_algo_serial_end(int saved);
+
 #endif
