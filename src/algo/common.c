@@ -18,6 +18,7 @@ void eq_rows_block(int64_t n, int rank, int size, int64_t *start, int64_t *count
 }
 
 eq_status eq_algo_agree(const char *op, MPI_Comm comm, eq_status st) {
+  if (comm == MPI_COMM_SELF) return st; /* replicated data: nobody to ask (and MPI may be off) */
   int mine = (int)st, worst = mine;
   if (MPI_Allreduce(&mine, &worst, 1, MPI_INT, MPI_MAX, comm) != MPI_SUCCESS)
     return eq_error(EQ_ERR_MPI, "%s: MPI_Allreduce failed while agreeing on errors", op);
@@ -102,8 +103,11 @@ eq_status eq_mat_open(eq_mat *m, const char *op, const char *what, eq_rows r, in
   m->comm = r.split ? r.comm : MPI_COMM_SELF;
   eq_status st = check_local(m, op, what, r, flags);
   if (r.split && r.comm == MPI_COMM_NULL) return st;
-  MPI_Comm_rank(m->comm, &m->rank);
-  MPI_Comm_size(m->comm, &m->size);
+  m->size = 1;
+  if (r.split) {
+    MPI_Comm_rank(m->comm, &m->rank);
+    MPI_Comm_size(m->comm, &m->size);
+  }
   st = eq_algo_agree(op, m->comm, st);
   if (st) {
     eq_mat_close(m);
@@ -323,3 +327,20 @@ int eq_algo_serial_begin(void) {
 }
 
 void eq_algo_serial_end(int saved) { omp_set_num_threads(saved); }
+
+eq_tensor *eq_algo_argmax_rows(const eq_tensor *P) {
+  int64_t n = P->shape[0], K = P->shape[1];
+  eq_arena *prev = eq_arena_set_current(NULL);
+  eq_tensor *r = eq_empty(EQ_I64, EQ_DIMS(n));
+  eq_arena_set_current(prev);
+  if (!r) return NULL;
+  const double *p = eq_f64(P);
+  int64_t *o = eq_data_ptr(r);
+  for (int64_t i = 0; i < n; i++) {
+    int64_t b = 0;
+    for (int64_t c = 1; c < K; c++)
+      if (p[i * K + c] > p[i * K + b]) b = c;
+    o[i] = b;
+  }
+  return r;
+}

@@ -98,4 +98,8 @@ eq_status eq_mat_fetch_rows(const eq_mat *X, const int64_t *idx, int64_t cnt, do
 int eq_algo_serial_begin(void);
 void eq_algo_serial_end(int saved);
 
+/* Index of the largest entry of each row of the f64 (rows, K) P (first on
+ * ties): a new int64 (rows,) heap tensor. */
+eq_tensor *eq_algo_argmax_rows(const eq_tensor *P);
+
 #endif

@@ -4,6 +4,8 @@
 #ifndef EQ_ALGO_LINALG_H
 #define EQ_ALGO_LINALG_H
 
+#include <lapacke.h>
+
 #include "algo/common.h"
 
 /* R (d x d, upper triangular, row-major) of the QR factorisation of the
