@@ -33,7 +33,7 @@ static eq_tensor *ref_load(const char *name) {
 }
 
 /* A float32 copy. */
-static eq_tensor *to_f32(eq_tensor *t) {
+__attribute__((unused)) static eq_tensor *to_f32(eq_tensor *t) {
   eq_tensor *r = eq_to_dtype(t, EQ_F32);
   return r;
 }
@@ -61,7 +61,7 @@ static eq_rows rows_of(eq_tensor *all, int split, eq_tensor **owned) {
 
 /* max |a - b| over this rank's rows of a (local) and the matching rows of the
  * full reference b; column sign flips allowed when signs != 0. */
-static double max_abs_diff_rows(const eq_tensor *local, const eq_tensor *ref, int split) {
+__attribute__((unused)) static double max_abs_diff_rows(const eq_tensor *local, const eq_tensor *ref, int split) {
   int64_t s = 0, c = ref->shape[0];
   if (split) eq_rows_block(ref->shape[0], g_rank, g_size, &s, &c);
   int64_t cols = ref->ndim == 2 ? ref->shape[1] : 1;
@@ -84,7 +84,7 @@ static double max_abs_diff(const eq_tensor *a, const eq_tensor *b) {
   return m;
 }
 
-static double scalar_of(const char *name) {
+__attribute__((unused)) static double scalar_of(const char *name) {
   eq_tensor *t = ref_load(name);
   double v = eq_get_flat(t, 0);
   eq_tensor_free(t);
