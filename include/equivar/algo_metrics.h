@@ -35,12 +35,14 @@ eq_status eq_adjusted_rand_score(eq_rows labels_a, eq_rows labels_b, double *out
 eq_status eq_silhouette_score(eq_rows X, eq_rows labels, double *out);
 
 /* Pairwise kernels between the rows of A (split or replicated) and B
- * (replicated): results (n_local_A, n_B) in A's dtype, split like A. */
-eq_tensor *eq_rbf_kernel(eq_rows A, const eq_tensor *B, double gamma); /* exp(-gamma |a-b|^2) */
-eq_tensor *eq_manhattan_distances(eq_rows A, const eq_tensor *B);      /* sum |a - b| */
-/* Euclidean distances through the quadratic expansion |a|^2 - 2 a.b + |b|^2
- * with one GEMM (clamped at 0). */
-eq_tensor *eq_euclidean_distances(eq_rows A, const eq_tensor *B, bool squared);
+ * (replicated, same dtype or converted): results (n_local_A, n_B) in A's
+ * dtype, split like A, so memory per rank is O(rows / ranks x n_B). (Plain
+ * Euclidean distances of distributed arrays: eq_dnd_cdist in dnd.h.) */
+/* exp(-gamma |a - b|^2), |a - b|^2 by the quadratic expansion (one GEMM,
+ * clamped at 0); gamma <= 0 means 1 / n_features, as scikit-learn. */
+eq_tensor *eq_rbf_kernel(eq_rows A, const eq_tensor *B, double gamma);
+/* sum_j |a_j - b_j|, exact. */
+eq_tensor *eq_manhattan_distances(eq_rows A, const eq_tensor *B);
 
 #ifdef __cplusplus
 }

@@ -74,7 +74,7 @@ __attribute__((unused)) static double max_abs_diff_rows(const eq_tensor *local, 
   return m;
 }
 
-static double max_abs_diff(const eq_tensor *a, const eq_tensor *b) {
+__attribute__((unused)) static double max_abs_diff(const eq_tensor *a, const eq_tensor *b) {
   if (eq_numel(a) != eq_numel(b)) return INFINITY;
   double m = 0;
   for (int64_t i = 0; i < eq_numel(a); i++) {
