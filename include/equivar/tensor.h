@@ -71,6 +71,12 @@ typedef struct eq_backend {
 void eq_backend_register(eq_device_type type, const eq_backend *backend);
 const eq_backend *eq_backend_get(eq_device_type type); /* NULL if not built */
 const char *eq_device_name(eq_device device);          /* "cpu", "cuda:0" */
+/* Devices of a type this build and machine have (CPU: 1). */
+int eq_device_count(eq_device_type type);
+/* A contiguous copy of t on `device`. Always a heap tensor (device memory
+ * never lives in an arena): release it with eq_tensor_free. */
+struct eq_tensor;
+struct eq_tensor *eq_to_device(struct eq_tensor *t, eq_device device);
 
 typedef struct eq_storage {
   void *data;

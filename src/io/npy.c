@@ -19,9 +19,12 @@ static size_t descr_item_size(const char *descr) {
   if (strlen(descr) < 3) return 0;
   if (descr[0] != '<' && descr[0] != '|' && descr[0] != '=') return 0;
   char kind = descr[1];
-  if (!strchr("fiub", kind)) return 0;
+  if (!strchr("fiubUS", kind)) return 0;
   char *end = NULL;
   long size = strtol(descr + 2, &end, 10);
+  /* Fixed-width strings ('<U52': UTF-32, '|S52': bytes) hold file lists
+   * such as 3DIEBench's train_images.npy. */
+  if (kind == 'U' || kind == 'S') return (*end == '\0' && size > 0 && size <= 4096) ? (size_t)size * (kind == 'U' ? 4 : 1) : 0;
   if (*end != '\0' || size <= 0 || size > 16) return 0;
   if (kind == 'f' && size != 2 && size != 4 && size != 8) return 0;
   if ((kind == 'i' || kind == 'u') && size != 1 && size != 2 && size != 4 && size != 8) return 0;
