@@ -157,7 +157,7 @@ static void test_errors(void) {
 }
 
 int main(void) {
-  W = eq_comm_world();
+  DND_TEST_BEGIN();
   int64_t pid = getpid();
   eq_comm_bcast(W, &pid, 1, EQ_I64, 0);
   snprintf(dir, sizeof dir, "/tmp/eq_dnd_io_%d_%lld", W->size, (long long)pid);
@@ -172,5 +172,5 @@ int main(void) {
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
   }
-  return EQ_TEST_SUMMARY();
+  return DND_TEST_END();
 }

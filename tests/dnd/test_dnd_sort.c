@@ -126,8 +126,8 @@ static void test_sort_nd(void) {
 }
 
 int main(void) {
-  W = eq_comm_world();
+  DND_TEST_BEGIN();
   test_stats();
   test_sort_nd();
-  return EQ_TEST_SUMMARY();
+  return DND_TEST_END();
 }
