@@ -23,7 +23,7 @@ typedef struct bn_ctx {
     for (int64_t n = 0; n < N; n++) {                                                                        \
       const T *r = x + (n * C + c) * S;                                                                      \
       T part = 0;                                                                                            \
-      for (int64_t i = 0; i < S; i++) part += r[i];                                                          \
+      _Pragma("omp simd reduction(+ : part)") for (int64_t i = 0; i < S; i++) part += r[i];                                                        \
       s += part;                                                                                             \
     }                                                                                                        \
     double m = s / (double)(N * S), q = 0;                                                                   \
@@ -31,7 +31,7 @@ typedef struct bn_ctx {
     for (int64_t n = 0; n < N; n++) {                                                                        \
       const T *r = x + (n * C + c) * S;                                                                      \
       T part = 0;                                                                                            \
-      for (int64_t i = 0; i < S; i++) part += (r[i] - mt) * (r[i] - mt);                                     \
+      _Pragma("omp simd reduction(+ : part)") for (int64_t i = 0; i < S; i++) part += (r[i] - mt) * (r[i] - mt);                                     \
       q += part;                                                                                             \
     }                                                                                                        \
     *mean = m;                                                                                               \
@@ -52,7 +52,7 @@ typedef struct bn_ctx {
     for (int64_t n = 0; n < N; n++) {                                                                        \
       const T *r = x + (n * C + c) * S, *g = dy + (n * C + c) * S;                                           \
       T pa = 0, pb = 0;                                                                                      \
-      for (int64_t i = 0; i < S; i++) {                                                                      \
+      _Pragma("omp simd reduction(+ : pa, pb)") for (int64_t i = 0; i < S; i++) {                         \
         pa += g[i];                                                                                          \
         pb += g[i] * (r[i] - mt);                                                                            \
       }                                                                                                      \
@@ -72,9 +72,9 @@ typedef struct bn_ctx {
   /* One plane's mean and sum of squared deviations. */                                                     \
   static void plane_stats##SFX(const T *r, int64_t S, double *mean, double *m2) {                           \
     T s = 0;                                                                                                 \
-    for (int64_t i = 0; i < S; i++) s += r[i];                                                               \
+    _Pragma("omp simd reduction(+ : s)") for (int64_t i = 0; i < S; i++) s += r[i];                                                             \
     T m = s / (T)S, q = 0;                                                                                   \
-    for (int64_t i = 0; i < S; i++) q += (r[i] - m) * (r[i] - m);                                           \
+    _Pragma("omp simd reduction(+ : q)") for (int64_t i = 0; i < S; i++) q += (r[i] - m) * (r[i] - m);                                           \
     *mean = m;                                                                                               \
     *m2 = q;                                                                                                 \
   }

@@ -18,9 +18,9 @@ typedef struct ln_ctx {
       const T *xr = x + r * D;                                                                               \
       T *yr = y + r * D;                                                                                     \
       T s = 0;                                                                                               \
-      for (int64_t i = 0; i < D; i++) s += xr[i];                                                            \
+      _Pragma("omp simd reduction(+ : s)") for (int64_t i = 0; i < D; i++) s += xr[i];                                                            \
       T m = s / (T)D, q = 0;                                                                                 \
-      for (int64_t i = 0; i < D; i++) q += (xr[i] - m) * (xr[i] - m);                                        \
+      _Pragma("omp simd reduction(+ : q)") for (int64_t i = 0; i < D; i++) q += (xr[i] - m) * (xr[i] - m);                                        \
       T is = (T)(1.0 / sqrt((double)(q / (T)D) + eps));                                                      \
       if (w && b)                                                                                            \
         for (int64_t i = 0; i < D; i++) yr[i] = (xr[i] - m) * is * w[i] + b[i];                              \
@@ -40,7 +40,7 @@ typedef struct ln_ctx {
       _Pragma("omp for schedule(static)") for (int64_t r = 0; r < rows; r++) {                              \
         const T *xr = x + r * D, *gr = dy + r * D;                                                           \
         T m = (T)mean[r], is = (T)rstd[r], s1 = 0, s2 = 0;                                                   \
-        for (int64_t i = 0; i < D; i++) {                                                                    \
+        _Pragma("omp simd reduction(+ : s1, s2)") for (int64_t i = 0; i < D; i++) {                         \
           T xh = (xr[i] - m) * is, g = gr[i] * (w ? w[i] : 1);                                               \
           s1 += g;                                                                                           \
           s2 += g * xh;                                                                                      \
