@@ -23,15 +23,30 @@ static double row_lse(const char *row, eq_dtype dt, int64_t C, double *sum) {
   double mx = -INFINITY, s = 0, total = 0;
   if (dt == EQ_F32) {
     const float *x = (const float *)row;
-    for (int64_t c = 0; c < C; c++) mx = x[c] > mx ? x[c] : mx;
+    float m[16];
+    for (int j = 0; j < 16; j++) m[j] = -INFINITY;
+    int64_t c0 = 0;
+    for (; c0 + 16 <= C; c0 += 16)
+      for (int j = 0; j < 16; j++) m[j] = x[c0 + j] > m[j] ? x[c0 + j] : m[j];
+    for (; c0 < C; c0++) mx = x[c0] > mx ? x[c0] : mx;
+    for (int j = 0; j < 16; j++) mx = m[j] > mx ? m[j] : mx;
     if (mx == -INFINITY) mx = 0;
-    float fs = 0, ft = 0, fm = (float)mx;
-    for (int64_t c = 0; c < C; c++) {
-      fs += eq_expf(x[c] - fm);
-      ft += x[c];
+    /* explicit lanes: float sums vectorise only so */
+    float fs[16] = {0}, ft[16] = {0}, fm = (float)mx;
+    int64_t c = 0;
+    for (; c + 16 <= C; c += 16)
+      for (int j = 0; j < 16; j++) {
+        fs[j] += eq_expf(x[c + j] - fm);
+        ft[j] += x[c + j];
+      }
+    for (; c < C; c++) {
+      s += eq_expf(x[c] - fm);
+      total += x[c];
     }
-    s = fs;
-    total = ft;
+    for (int j = 0; j < 16; j++) {
+      s += fs[j];
+      total += ft[j];
+    }
   } else {
     const double *x = (const double *)row;
     for (int64_t c = 0; c < C; c++) mx = x[c] > mx ? x[c] : mx;

@@ -24,23 +24,34 @@ static float row_max_f32(const float *restrict x, int64_t R) {
   return mx;
 }
 
+/* Float sums need explicit lanes to vectorise (no reassociation without
+ * -ffast-math): 16 partial sums, combined at the end. */
+#define LANES 16
+
 /* y = softmax(x) or log_softmax(x) of one float32 row. */
 static void row_forward_f32(const float *restrict x, float *restrict y, int64_t R, int kind) {
   float mx = row_max_f32(x, R);
   if (mx == -INFINITY) mx = 0; /* an all -inf row: NaN below, as PyTorch */
-  float s = 0;
+  float acc[LANES] = {0}, s = 0;
+  int64_t k = 0;
   if (kind == SOFTMAX) {
-    for (int64_t k = 0; k < R; k++) {
-      float e = eq_expf(x[k] - mx);
-      y[k] = e;
-      s += e;
-    }
+    for (; k + LANES <= R; k += LANES)
+      for (int j = 0; j < LANES; j++) {
+        float e = eq_expf(x[k + j] - mx);
+        y[k + j] = e;
+        acc[j] += e;
+      }
+    for (; k < R; k++) s += y[k] = eq_expf(x[k] - mx);
+    for (int j = 0; j < LANES; j++) s += acc[j];
     float inv = 1.0f / s;
-    for (int64_t k = 0; k < R; k++) y[k] *= inv;
+    for (k = 0; k < R; k++) y[k] *= inv;
   } else {
-    for (int64_t k = 0; k < R; k++) s += eq_expf(x[k] - mx);
+    for (; k + LANES <= R; k += LANES)
+      for (int j = 0; j < LANES; j++) acc[j] += eq_expf(x[k + j] - mx);
+    for (; k < R; k++) s += eq_expf(x[k] - mx);
+    for (int j = 0; j < LANES; j++) s += acc[j];
     float lse = mx + logf(s);
-    for (int64_t k = 0; k < R; k++) y[k] = x[k] - lse;
+    for (k = 0; k < R; k++) y[k] = x[k] - lse;
   }
 }
 
@@ -62,14 +73,22 @@ static void row_forward_f64(const double *restrict x, double *restrict y, int64_
 /* softmax: gx = y (g - sum(g y)); log_softmax: gx = g - exp(y) sum(g). */
 static void row_backward_f32(const float *restrict y, const float *restrict g, float *restrict gx, int64_t R,
                              int kind) {
-  float s = 0;
+  float acc[LANES] = {0}, s = 0;
+  int64_t k = 0;
   if (kind == SOFTMAX) {
-    for (int64_t k = 0; k < R; k++) s += g[k] * y[k];
-    for (int64_t k = 0; k < R; k++) gx[k] = y[k] * (g[k] - s);
+    for (; k + LANES <= R; k += LANES)
+      for (int j = 0; j < LANES; j++) acc[j] += g[k + j] * y[k + j];
+    for (; k < R; k++) s += g[k] * y[k];
   } else {
-    for (int64_t k = 0; k < R; k++) s += g[k];
-    for (int64_t k = 0; k < R; k++) gx[k] = g[k] - eq_expf(y[k]) * s;
+    for (; k + LANES <= R; k += LANES)
+      for (int j = 0; j < LANES; j++) acc[j] += g[k + j];
+    for (; k < R; k++) s += g[k];
   }
+  for (int j = 0; j < LANES; j++) s += acc[j];
+  if (kind == SOFTMAX)
+    for (k = 0; k < R; k++) gx[k] = y[k] * (g[k] - s);
+  else
+    for (k = 0; k < R; k++) gx[k] = g[k] - eq_expf(y[k]) * s;
 }
 
 static void row_backward_f64(const double *restrict y, const double *restrict g, double *restrict gx, int64_t R,
