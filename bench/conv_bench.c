@@ -1,0 +1,82 @@
+/* GFLOP/s of the convolution kernels (forward, backward-data,
+ * backward-weight) at torchvision ResNet-18's layer shapes for a batch of 64
+ * images of 64x64, plus the whole network's conv time per training step.
+ *
+ *   build/bench/conv_bench [batch] [reps]
+ *
+ * Prints one line per layer shape and a summary line
+ * `case=resnet18_convs ... equivar=<GFLOP/s>`. */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "equivar/core.h"
+#include "ops/nn/conv_geom.h"
+
+typedef struct layer {
+  const char *name;
+  int cin, cout, k, s, p, hin, count; /* count: how many convs of this shape in ResNet-18 */
+} layer;
+
+static const layer layers[] = {
+    {"conv1 7x7/2", 3, 64, 7, 2, 3, 64, 1},      {"layer1 3x3", 64, 64, 3, 1, 1, 16, 4},
+    {"layer2 3x3/2", 64, 128, 3, 2, 1, 16, 1},   {"layer2 3x3", 128, 128, 3, 1, 1, 8, 3},
+    {"layer2 ds 1x1/2", 64, 128, 1, 2, 0, 16, 1}, {"layer3 3x3/2", 128, 256, 3, 2, 1, 8, 1},
+    {"layer3 3x3", 256, 256, 3, 1, 1, 4, 3},     {"layer3 ds 1x1/2", 128, 256, 1, 2, 0, 8, 1},
+    {"layer4 3x3/2", 256, 512, 3, 2, 1, 4, 1},   {"layer4 3x3", 512, 512, 3, 1, 1, 2, 3},
+    {"layer4 ds 1x1/2", 256, 512, 1, 2, 0, 4, 1},
+};
+
+static float *filled(size_t n, unsigned seed) {
+  float *p = eq_malloc(n * sizeof *p);
+  for (size_t i = 0; i < n; i++) {
+    seed = seed * 1664525u + 1013904223u;
+    p[i] = (float)((seed >> 9) & 0xffff) / 65536.0f - 0.5f;
+  }
+  return p;
+}
+
+/* Median-free but warm: best of `reps` after one warm-up. */
+static double best_time(int kind, const eq_conv_geom *g, float *x, float *w, float *y, int reps) {
+  double best = 1e30;
+  for (int r = 0; r <= reps; r++) {
+    double t0 = eq_now_seconds();
+    if (kind == 0)
+      eq_conv_forward_f32(g, x, w, y, 0);
+    else if (kind == 1)
+      eq_conv_backward_data_f32(g, y, w, x);
+    else
+      eq_conv_backward_weight_f32(g, x, y, w);
+    double t = eq_now_seconds() - t0;
+    if (r > 0 && t < best) best = t;
+  }
+  return best;
+}
+
+int main(int argc, char **argv) {
+  int batch = argc > 1 ? atoi(argv[1]) : 64, reps = argc > 2 ? atoi(argv[2]) : 5;
+  printf("threads=%d batch=%d reps=%d (best of reps)\n", eq_num_threads(), batch, reps);
+  printf("%-18s %9s %9s %9s   GFLOP/s: %7s %7s %7s\n", "layer", "MFLOP", "fwd ms", "bwd ms", "fwd", "bwd-dat", "bwd-wt");
+  double total_flop = 0, total_time = 0;
+  for (size_t i = 0; i < sizeof layers / sizeof *layers; i++) {
+    const layer *l = &layers[i];
+    eq_conv_geom g = {batch, l->cin, l->hin, l->hin, l->cout, 0, 0, l->k, l->k, l->s, l->s, l->p, l->p, 1, 1, 1};
+    g.Ho = (g.H + 2 * g.ph - g.kh) / g.sh + 1;
+    g.Wo = g.Ho;
+    size_t nx = (size_t)(g.N * g.C * g.H * g.W), nw = (size_t)(g.Co * g.C * g.kh * g.kw),
+           ny = (size_t)(g.N * g.Co * g.Ho * g.Wo);
+    float *x = filled(nx, 1), *w = filled(nw, 2), *y = filled(ny, 3);
+    double flop = 2.0 * (double)g.N * (double)(g.Co * g.Ho * g.Wo) * (double)(g.C * g.kh * g.kw);
+    double tf = best_time(0, &g, x, w, y, reps), td = best_time(1, &g, x, w, y, reps),
+           tw = best_time(2, &g, x, w, y, reps);
+    /* conv1's input gradient is never needed in training */
+    bool need_dx = i != 0;
+    printf("%-18s %9.1f %9.2f %9.2f   GFLOP/s: %7.1f %7.1f %7.1f\n", l->name, flop / 1e6, tf * 1e3,
+           ((need_dx ? td : 0) + tw) * 1e3, flop / tf / 1e9, flop / td / 1e9, flop / tw / 1e9);
+    total_flop += l->count * flop * (need_dx ? 3 : 2);
+    total_time += l->count * (tf + (need_dx ? td : 0) + tw);
+    eq_free(x), eq_free(w), eq_free(y);
+  }
+  printf("case=resnet18_convs batch=%d total_gflop=%.2f time_ms=%.1f equivar=%.1f unit=GFLOP/s\n", batch,
+         total_flop / 1e9, total_time * 1e3, total_flop / total_time / 1e9);
+  return 0;
+}

@@ -1,0 +1,30 @@
+/* Geometry of a 2-d convolution seen as GEMMs over im2col columns; shared by
+ * conv2d and conv_transpose2d (whose forward is conv2d's backward-data). */
+#ifndef EQ_OPS_NN_CONV_GEOM_H
+#define EQ_OPS_NN_CONV_GEOM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct eq_conv_geom {
+  int64_t N, C, H, W; /* the convolution's input */
+  int64_t Co, Ho, Wo; /* its output */
+  int64_t kh, kw, sh, sw, ph, pw, dh, dw, groups;
+} eq_conv_geom;
+
+/* Kernels, for float (_f32) and double (_f64). All run OpenMP over batch
+ * tiles with single-threaded BLAS inside.
+ *  forward:      y  = conv(x, w)         (accumulate: y += conv(x, w))
+ *  backward_data:  dx += conv^T(dy, w)
+ *  backward_weight: dw += sum over the batch of dy (x) im2col(x) */
+void eq_conv_forward_f32(const eq_conv_geom *g, const float *x, const float *w, float *y, int accumulate);
+void eq_conv_backward_data_f32(const eq_conv_geom *g, const float *dy, const float *w, float *dx);
+void eq_conv_backward_weight_f32(const eq_conv_geom *g, const float *x, const float *dy, float *dw);
+void eq_conv_forward_f64(const eq_conv_geom *g, const double *x, const double *w, double *y, int accumulate);
+void eq_conv_backward_data_f64(const eq_conv_geom *g, const double *dy, const double *w, double *dx);
+void eq_conv_backward_weight_f64(const eq_conv_geom *g, const double *x, const double *dy, double *dw);
+/* Workspace bytes each kernel needs (eq_nn_workspace), so the op can fail
+ * cleanly before starting. */
+size_t eq_conv_workspace_bytes(const eq_conv_geom *g, int kind, size_t elem);
+
+#endif

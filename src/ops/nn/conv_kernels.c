@@ -1,0 +1,74 @@
+/* Convolution as GEMMs: im2col per batch tile, OpenBLAS inside an OpenMP
+ * loop over tiles. Tiles group small feature maps (late ResNet stages: 4x4,
+ * 2x2) so each GEMM has at least ~256 columns; 1x1 stride-1 convolutions on
+ * single images skip im2col and multiply the feature map in place. */
+#include "ops/nn/conv_geom.h"
+#include "ops/nn/nn_common.h"
+
+/* Valid output columns [lo, hi) for kernel column j: 0 <= ow*sw - pw + j*dw < W. */
+static void ow_range(const eq_conv_geom *g, int64_t j, int64_t *lo, int64_t *hi) {
+  int64_t a = g->pw - j * g->dw;        /* ow*sw >= a */
+  int64_t b = g->W - 1 + g->pw - j * g->dw; /* ow*sw <= b */
+  int64_t l = a <= 0 ? 0 : (a + g->sw - 1) / g->sw;
+  int64_t h = b < 0 ? 0 : b / g->sw + 1;
+  if (h > g->Wo) h = g->Wo;
+  if (l > h) l = h;
+  *lo = l;
+  *hi = h;
+}
+
+typedef struct tile_plan {
+  int64_t timg, ntiles;
+  int threads;
+  bool direct;
+  int64_t cols, dybuf, per_thread; /* elements */
+  size_t bytes;
+} tile_plan;
+
+/* Columns per GEMM worth aiming for: below ~256 OpenBLAS's kernels run far
+ * under peak. */
+#define EQ_CONV_MIN_COLS 256
+
+static tile_plan plan_tiles(const eq_conv_geom *g, int kind, size_t elem) {
+  tile_plan p;
+  const int64_t L = g->Ho * g->Wo, K = g->C / g->groups * g->kh * g->kw;
+  int maxt = omp_get_max_threads();
+  int64_t per = (g->N + maxt - 1) / maxt;
+  p.timg = (EQ_CONV_MIN_COLS + L - 1) / L;
+  if (p.timg > per) p.timg = per;
+  if (p.timg < 1) p.timg = 1;
+  p.ntiles = (g->N + p.timg - 1) / p.timg;
+  p.threads = p.ntiles < maxt ? (int)p.ntiles : maxt;
+  if (p.threads < 1) p.threads = 1;
+  p.direct = g->kh == 1 && g->kw == 1 && g->sh == 1 && g->sw == 1 && g->ph == 0 && g->pw == 0 && p.timg == 1;
+  p.cols = p.direct ? 0 : K * p.timg * L;
+  p.dybuf = p.timg > 1 ? g->Co * p.timg * L : 0;
+  int64_t priv = kind == 2 ? g->Co * K : 0;
+  /* 64-byte aligned slices per thread: no false sharing. */
+  int64_t align = (int64_t)(64 / elem);
+  p.cols = (p.cols + align - 1) / align * align;
+  p.dybuf = (p.dybuf + align - 1) / align * align;
+  p.per_thread = p.cols + p.dybuf + (priv + align - 1) / align * align;
+  p.bytes = (size_t)(p.per_thread * p.threads) * elem + 64;
+  return p;
+}
+
+size_t eq_conv_workspace_bytes(const eq_conv_geom *g, int kind, size_t elem) {
+  return plan_tiles(g, kind, elem).bytes;
+}
+
+#define T float
+#define SFX _f32
+#define GEMM eq_nn_gemm_f32
+#include "ops/nn/conv_kernels.inc"
+#undef T
+#undef SFX
+#undef GEMM
+
+#define T double
+#define SFX _f64
+#define GEMM eq_nn_gemm_f64
+#include "ops/nn/conv_kernels.inc"
+#undef T
+#undef SFX
+#undef GEMM

@@ -1,0 +1,86 @@
+/* eq_linear: y = x W^T + b as one GEMM over all leading dims (OpenBLAS
+ * threads it); backward dX = dY W, dW += dY^T X, db += column sums of dY. */
+#include "ops/nn/nn_common.h"
+
+static void gemm(eq_dtype dt, bool ta, bool tb, int64_t m, int64_t n, int64_t k, const void *a, int64_t lda,
+                 const void *b, int64_t ldb, double beta, void *c, int64_t ldc) {
+  if (m == 0 || n == 0) return;
+  if (dt == EQ_F32)
+    eq_nn_gemm_f32(ta, tb, m, n, k, 1.0f, a, lda, b, ldb, (float)beta, c, ldc);
+  else
+    eq_nn_gemm_f64(ta, tb, m, n, k, 1.0, a, lda, b, ldb, beta, c, ldc);
+}
+
+static eq_status linear_backward(eq_node *node) {
+  eq_tensor *x = node->inputs[0], *w = node->inputs[1], *dy = node->out->grad;
+  int64_t in = w->shape[1], out = w->shape[0], m = eq_numel(x) / (in ? in : 1);
+  eq_dtype dt = x->dtype;
+  eq_tensor *dx = eq_nn_grad_of(node, 0), *dw = eq_nn_grad_of(node, 1), *db = eq_nn_grad_of(node, 2);
+  if ((x->requires_grad && !dx) || (w->requires_grad && !dw) || (node->n_inputs > 2 && node->inputs[2]->requires_grad && !db))
+    return eq_error_code();
+  if (dx && in) gemm(dt, false, false, m, in, out, eq_data_ptr(dy), out, eq_data_ptr(w), in, 1, eq_data_ptr(dx), in);
+  if (dw && in) gemm(dt, true, false, out, in, m, eq_data_ptr(dy), out, eq_data_ptr(x), in, 1, eq_data_ptr(dw), in);
+  if (db) {
+    /* Column sums, parallel over column blocks so each thread streams rows. */
+#pragma omp parallel for schedule(static) if (m * out > 65536)
+    for (int64_t j0 = 0; j0 < out; j0 += 64) {
+      int64_t j1 = j0 + 64 < out ? j0 + 64 : out;
+      if (dt == EQ_F32) {
+        float acc[64] = {0};
+        const float *g = eq_f32(dy);
+        for (int64_t r = 0; r < m; r++)
+          for (int64_t j = j0; j < j1; j++) acc[j - j0] += g[r * out + j];
+        for (int64_t j = j0; j < j1; j++) eq_f32(db)[j] += acc[j - j0];
+      } else {
+        double acc[64] = {0};
+        const double *g = eq_f64(dy);
+        for (int64_t r = 0; r < m; r++)
+          for (int64_t j = j0; j < j1; j++) acc[j - j0] += g[r * out + j];
+        for (int64_t j = j0; j < j1; j++) eq_f64(db)[j] += acc[j - j0];
+      }
+    }
+  }
+  return EQ_OK;
+}
+
+eq_tensor *eq_linear(eq_tensor *x, eq_tensor *weight, eq_tensor *bias) {
+  const char *op = "linear";
+  char bx[96], bw[96];
+  if (eq_nn_check(op, "input", x, -1, -1) || eq_nn_check(op, "weight", weight, 2, x->dtype)) return NULL;
+  if (bias && eq_nn_check(op, "bias", bias, 1, x->dtype)) return NULL;
+  if (x->ndim < 1 || x->shape[x->ndim - 1] != weight->shape[1]) {
+    eq_error(EQ_ERR_SHAPE, "linear: input %s does not end in weight %s's in_features %lld", eq_shape_str(x, bx, sizeof bx),
+             eq_shape_str(weight, bw, sizeof bw), (long long)weight->shape[1]);
+    return NULL;
+  }
+  if (bias && bias->shape[0] != weight->shape[0]) {
+    eq_error(EQ_ERR_SHAPE, "linear: bias %s does not match weight %s's out_features %lld",
+             eq_shape_str(bias, bx, sizeof bx), eq_shape_str(weight, bw, sizeof bw), (long long)weight->shape[0]);
+    return NULL;
+  }
+  eq_tensor *xc = eq_nn_contig(x), *wc = eq_nn_contig(weight), *bc = eq_nn_contig(bias);
+  if (!xc || !wc || (bias && !bc)) return NULL;
+  int64_t in = weight->shape[1], out = weight->shape[0], m = eq_numel(x) / (in ? in : 1);
+  int64_t shape[EQ_MAX_DIMS];
+  for (int d = 0; d < x->ndim; d++) shape[d] = x->shape[d];
+  shape[x->ndim - 1] = out;
+  eq_tensor *y = eq_empty(x->dtype, x->ndim, shape);
+  if (!y) return NULL;
+  double beta = 0;
+  if (bc) {
+    /* Seed the rows with the bias and let the GEMM add onto it. */
+    size_t es = eq_dtype_size(x->dtype);
+    char *yp = eq_data_ptr(y);
+    const char *bp = eq_data_ptr(bc);
+#pragma omp parallel for schedule(static) if (m * out > 65536)
+    for (int64_t r = 0; r < m; r++) memcpy(yp + (size_t)(r * out) * es, bp, (size_t)out * es);
+    beta = 1;
+  } else if (in == 0) {
+    eq_fill_(y, 0);
+  }
+  if (in) gemm(x->dtype, false, true, m, out, in, eq_data_ptr(xc), in, eq_data_ptr(wc), in, beta, eq_data_ptr(y), out);
+  eq_tensor *ins[3] = {xc, wc, bc};
+  int n = bc ? 3 : 2;
+  if (!eq_tape_record(op, y, n, ins, linear_backward) && eq_needs_grad(n, ins)) return NULL;
+  return y;
+}

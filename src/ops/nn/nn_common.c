@@ -1,0 +1,34 @@
+/* Workspace and argument checks shared by the NN ops. */
+#include "ops/nn/nn_common.h"
+
+#include <stdlib.h>
+
+static _Thread_local void *ws_ptr;
+static _Thread_local size_t ws_size;
+
+void *eq_nn_workspace(size_t bytes) {
+  if (bytes <= ws_size) return ws_ptr;
+  /* Grow geometrically so a model's varying layer sizes settle after a step. */
+  size_t want = ws_size * 2 > bytes ? ws_size * 2 : bytes;
+  void *p = eq_malloc(want);
+  if (!p) return NULL;
+  eq_free(ws_ptr);
+  ws_ptr = p;
+  ws_size = want;
+  return p;
+}
+
+eq_status eq_nn_check(const char *op, const char *what, const eq_tensor *t, int ndim, int dtype) {
+  if (!t) return eq_error(EQ_ERR_VALUE, "%s: %s is NULL", op, what);
+  if (eq_require_cpu(op, t)) return eq_error_code();
+  if (t->dtype != EQ_F32 && t->dtype != EQ_F64)
+    return eq_error(EQ_ERR_DTYPE, "%s: %s is %s; float32 or float64 expected", op, what, eq_dtype_name(t->dtype));
+  if (dtype >= 0 && t->dtype != (eq_dtype)dtype)
+    return eq_error(EQ_ERR_DTYPE, "%s: %s is %s but the input is %s", op, what, eq_dtype_name(t->dtype),
+                    eq_dtype_name((eq_dtype)dtype));
+  if (ndim >= 0 && t->ndim != ndim) {
+    char b[96];
+    return eq_error(EQ_ERR_SHAPE, "%s: %s has shape %s; %d dims expected", op, what, eq_shape_str(t, b, sizeof b), ndim);
+  }
+  return EQ_OK;
+}

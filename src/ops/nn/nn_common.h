@@ -1,0 +1,56 @@
+/* Shared plumbing of the NN ops (src/ops/nn): argument checks, the
+ * grow-only workspace, BLAS spellings per dtype. Internal to the library. */
+#ifndef EQ_OPS_NN_COMMON_H
+#define EQ_OPS_NN_COMMON_H
+
+#include <cblas.h>
+#include <omp.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "equivar/autograd.h"
+#include "equivar/ops.h"
+#include "tensor/tensor_internal.h"
+
+/* Scratch memory for one op call, reused across calls by the calling thread
+ * so the hot path neither mallocs nor page-faults after the first step. The
+ * pointer is valid until the next eq_nn_workspace call on this thread: take
+ * everything an op needs in one call. NULL (error recorded) when out of memory. */
+void *eq_nn_workspace(size_t bytes);
+
+/* Checks that t is a CPU float32/float64 tensor with `ndim` dims (ndim < 0:
+ * any) and, when dtype >= 0, of that dtype. Errors name `op` and `what`. */
+eq_status eq_nn_check(const char *op, const char *what, const eq_tensor *t, int ndim, int dtype);
+
+/* t itself when contiguous, else a contiguous copy recorded on the tape. */
+static inline eq_tensor *eq_nn_contig(eq_tensor *t) {
+  if (!t || eq_is_contiguous(t)) return t;
+  return eq_contiguous(t);
+}
+
+/* The gradient buffer of input k of a node when it needs one, else NULL. */
+static inline eq_tensor *eq_nn_grad_of(eq_node *node, int k) {
+  if (k >= node->n_inputs || !node->inputs[k] || !node->inputs[k]->requires_grad) return NULL;
+  return eq_grad_buffer(node->inputs[k]);
+}
+
+/* Threads for a parallel loop of `work` independent items. */
+static inline int eq_nn_threads(int64_t items) {
+  int t = omp_get_max_threads();
+  return items < t ? (int)(items < 1 ? 1 : items) : t;
+}
+
+/* Row-major GEMM: C = alpha op(A) op(B) + beta C, per dtype. */
+static inline void eq_nn_gemm_f32(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float *a,
+                                  int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc) {
+  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)m, (int)n, (int)k,
+              alpha, a, (int)lda, b, (int)ldb, beta, c, (int)ldc);
+}
+static inline void eq_nn_gemm_f64(bool ta, bool tb, int64_t m, int64_t n, int64_t k, double alpha, const double *a,
+                                  int64_t lda, const double *b, int64_t ldb, double beta, double *c, int64_t ldc) {
+  cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)m, (int)n, (int)k,
+              alpha, a, (int)lda, b, (int)ldb, beta, c, (int)ldc);
+}
+
+#endif

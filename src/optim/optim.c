@@ -1,0 +1,189 @@
+/* SGD, AdamW and LARS over the flat parameter buffers. */
+#include "equivar/optim.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+eq_optim_config eq_optim_defaults(eq_optim_kind kind) {
+  eq_optim_config c = {0};
+  c.kind = kind;
+  c.beta1 = 0.9;
+  c.beta2 = 0.999;
+  c.eps = 1e-8;
+  c.trust_coefficient = 0.001;
+  if (kind == EQ_OPTIM_SGD || kind == EQ_OPTIM_LARS) c.momentum = 0.9;
+  if (kind == EQ_OPTIM_ADAMW) c.weight_decay = 0.01;
+  return c;
+}
+
+static const char *kind_names[] = {"sgd", "adamw", "lars"};
+
+const char *eq_optim_kind_name(eq_optim_kind kind) {
+  return (unsigned)kind < 3 ? kind_names[kind] : "unknown";
+}
+
+eq_status eq_optim_kind_parse(const char *name, eq_optim_kind *out) {
+  for (int k = 0; k < 3; k++)
+    if (!strcmp(name, kind_names[k])) {
+      *out = (eq_optim_kind)k;
+      return EQ_OK;
+    }
+  return eq_error(EQ_ERR_VALUE, "unknown optimiser '%s' (known: sgd, adamw, lars)", name);
+}
+
+const char *eq_optim_state_name(const eq_optimizer *o, int k) {
+  if (o->cfg.kind == EQ_OPTIM_ADAMW) return k == 0 ? "exp_avg" : "exp_avg_sq";
+  return "momentum_buffer";
+}
+
+eq_optimizer *eq_optim_new(eq_params *params, const eq_optim_config *cfg) {
+  const eq_optim_config *c = cfg;
+  if (!params || !params->built) {
+    eq_error(EQ_ERR_STATE, "eq_optim_new: parameters are not built");
+    return NULL;
+  }
+  if ((unsigned)c->kind > EQ_OPTIM_LARS || !(c->momentum >= 0) || !(c->weight_decay >= 0) || !(c->dampening >= 0) ||
+      (c->kind == EQ_OPTIM_ADAMW && !(c->beta1 >= 0 && c->beta1 < 1 && c->beta2 >= 0 && c->beta2 < 1 && c->eps > 0)) ||
+      (c->kind == EQ_OPTIM_LARS && !(c->trust_coefficient > 0)) ||
+      (c->nesterov && (c->momentum <= 0 || c->dampening != 0))) {
+    eq_error(EQ_ERR_VALUE,
+             "eq_optim_new: invalid %s settings (momentum %g, dampening %g, nesterov %d, weight_decay %g, betas %g/%g, "
+             "eps %g, eta %g)",
+             eq_optim_kind_name(c->kind), c->momentum, c->dampening, (int)c->nesterov, c->weight_decay, c->beta1,
+             c->beta2, c->eps, c->trust_coefficient);
+    return NULL;
+  }
+  eq_optimizer *o = calloc(1, sizeof *o);
+  if (!o) {
+    eq_error(EQ_ERR_MEMORY, "eq_optim_new: out of memory");
+    return NULL;
+  }
+  o->cfg = *c;
+  o->params = params;
+  o->n_state = c->kind == EQ_OPTIM_ADAMW ? 2 : 1;
+  for (int k = 0; k < o->n_state; k++) {
+    o->state[k] = eq_calloc((size_t)(params->numel ? params->numel : 1), sizeof(float));
+    if (!o->state[k]) {
+      eq_optim_free(o);
+      eq_error(EQ_ERR_MEMORY, "eq_optim_new: out of memory for %lld state values", (long long)params->numel);
+      return NULL;
+    }
+  }
+  return o;
+}
+
+void eq_optim_free(eq_optimizer *o) {
+  if (!o) return;
+  for (int k = 0; k < 2; k++) eq_free(o->state[k]);
+  free(o);
+}
+
+static bool trained(const eq_param *p) { return !(p->flags & (EQ_PARAM_BUFFER | EQ_PARAM_FROZEN)); }
+
+static bool decayed(const eq_optimizer *o, const eq_param *p) {
+  return o->cfg.decay_all || !(p->flags & EQ_PARAM_NO_DECAY);
+}
+
+static void sgd_param(const eq_optim_config *c, float *restrict p, const float *restrict g, float *restrict b, int64_t n,
+                      double lr, double wd, bool first) {
+  const float m = (float)c->momentum, damp = (float)(1 - c->dampening), flr = (float)lr, fwd = (float)wd;
+#pragma omp parallel for schedule(static) if (n > 65536)
+  for (int64_t i = 0; i < n; i++) {
+    float gi = g[i] + fwd * p[i];
+    float d = gi;
+    if (m != 0) {
+      b[i] = first ? gi : m * b[i] + damp * gi;
+      d = c->nesterov ? gi + m * b[i] : b[i];
+    }
+    p[i] -= flr * d;
+  }
+}
+
+static void adamw_param(const eq_optim_config *c, float *restrict p, const float *restrict g, float *restrict m1,
+                        float *restrict m2, int64_t n, double lr, double wd, int64_t t) {
+  const double bc1 = 1 - pow(c->beta1, (double)t), bc2 = 1 - pow(c->beta2, (double)t);
+  const float b1 = (float)c->beta1, b2 = (float)c->beta2, decay = (float)(1 - lr * wd);
+  const float step = (float)(lr / bc1), inv_sqrt_bc2 = (float)(1 / sqrt(bc2)), eps = (float)c->eps;
+#pragma omp parallel for schedule(static) if (n > 65536)
+  for (int64_t i = 0; i < n; i++) {
+    float gi = g[i];
+    m1[i] = b1 * m1[i] + (1 - b1) * gi;
+    m2[i] = b2 * m2[i] + (1 - b2) * gi * gi;
+    p[i] = p[i] * decay - step * m1[i] / (sqrtf(m2[i]) * inv_sqrt_bc2 + eps);
+  }
+}
+
+static void lars_param(const eq_optim_config *c, float *restrict p, const float *restrict g, float *restrict b, int64_t n,
+                       double lr, double wd, bool adapt) {
+  double pn = 0, gn = 0;
+  const float fwd = (float)wd;
+  if (adapt) {
+#pragma omp parallel for reduction(+ : pn, gn) schedule(static) if (n > 65536)
+    for (int64_t i = 0; i < n; i++) {
+      float gi = g[i] + fwd * p[i];
+      pn += (double)p[i] * p[i];
+      gn += (double)gi * gi;
+    }
+  }
+  pn = sqrt(pn);
+  gn = sqrt(gn);
+  const float q = (float)(adapt && pn > 0 && gn > 0 ? c->trust_coefficient * pn / gn : 1.0);
+  const float m = (float)c->momentum, flr = (float)lr;
+#pragma omp parallel for schedule(static) if (n > 65536)
+  for (int64_t i = 0; i < n; i++) {
+    float gi = (g[i] + fwd * p[i]) * q;
+    b[i] = m * b[i] + gi;
+    p[i] -= flr * b[i];
+  }
+}
+
+eq_status eq_optim_step(eq_optimizer *o, double lr) {
+  if (!isfinite(lr) || lr < 0) return eq_error(EQ_ERR_VALUE, "eq_optim_step: learning rate %g", lr);
+  eq_params *P = o->params;
+  o->step++;
+  for (int i = 0; i < P->count; i++) {
+    const eq_param *pp = &P->items[i];
+    if (!trained(pp)) continue;
+    float *p = P->data + pp->offset, *g = P->grad + pp->offset;
+    bool decay = decayed(o, pp);
+    double wd = decay ? o->cfg.weight_decay : 0;
+    switch (o->cfg.kind) {
+      case EQ_OPTIM_SGD: sgd_param(&o->cfg, p, g, o->state[0] + pp->offset, pp->numel, lr, wd, o->step == 1); break;
+      case EQ_OPTIM_ADAMW:
+        adamw_param(&o->cfg, p, g, o->state[0] + pp->offset, o->state[1] + pp->offset, pp->numel, lr, wd, o->step);
+        break;
+      case EQ_OPTIM_LARS: lars_param(&o->cfg, p, g, o->state[0] + pp->offset, pp->numel, lr, wd, decay); break;
+    }
+  }
+  return EQ_OK;
+}
+
+double eq_lr_cosine(int64_t step, int64_t total, int64_t warmup, double base_lr, double final_lr) {
+  if (step < 0) step = 0;
+  if (warmup > 0 && step < warmup) return base_lr * (double)(step + 1) / (double)warmup;
+  int64_t span = total - 1 - warmup;
+  if (span <= 0) return base_lr; /* no room for a decay after the warm-up */
+  double t = (double)(step - warmup) / (double)span;
+  if (t > 1) t = 1;
+  return final_lr + 0.5 * (base_lr - final_lr) * (1 + cos(M_PI * t));
+}
+
+double eq_grad_norm(const eq_params *P) {
+  double s = 0;
+  const float *g = P->grad;
+#pragma omp parallel for reduction(+ : s) schedule(static) if (P->numel > 65536)
+  for (int64_t i = 0; i < P->numel; i++) s += (double)g[i] * g[i];
+  return sqrt(s);
+}
+
+double eq_clip_grad_norm(eq_params *P, double max_norm) {
+  double norm = eq_grad_norm(P);
+  if (isfinite(norm) && max_norm > 0 && norm > max_norm) {
+    float scale = (float)(max_norm / (norm + 1e-6));
+    float *g = P->grad;
+#pragma omp parallel for schedule(static) if (P->numel > 65536)
+    for (int64_t i = 0; i < P->numel; i++) g[i] *= scale;
+  }
+  return norm;
+}

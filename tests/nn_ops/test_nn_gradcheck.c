@@ -1,0 +1,196 @@
+/* Float64 finite-difference checks of every NN op's backward, including
+ * non-contiguous inputs, groups, dilation, stride, padding, output_padding,
+ * batch tiles (N > threads with small maps) and masks. */
+#include <string.h>
+
+#include "eq_test.h"
+#include "equivar/autograd.h"
+#include "equivar/ops.h"
+
+static eq_tensor *param(int ndim, const int64_t *shape, uint64_t seed) {
+  eq_tensor *t = eq_rand_normal(EQ_F64, ndim, shape, 0, 1, seed, 0);
+  eq_set_requires_grad(t, true);
+  return t;
+}
+#define PARAM(seed, ...) param(EQ_DIMS(__VA_ARGS__), seed)
+
+static void check(const char *what, eq_gradcheck_fn fn, void *ctx, int n, eq_tensor **in) {
+  eq_gradcheck_opts o = {1e-6, 1e-6, 1e-5, 3, 64};
+  eq_status st = eq_gradcheck(fn, ctx, n, in, &o);
+  CHECK_MSG(st == EQ_OK, "%s: %s", what, eq_error_message());
+  for (int k = 0; k < n; k++) eq_tensor_free(in[k]);
+}
+
+/* ---- linear */
+static eq_tensor *f_linear(eq_tensor *const *in, void *ctx) {
+  eq_tensor *x = ctx ? eq_transpose(in[0], 0, 1) : in[0]; /* non-contiguous */
+  return eq_linear(x, in[1], in[2]);
+}
+
+/* ---- conv */
+typedef struct conv_case {
+  eq_conv2d_params p;
+  bool transposed, transpose_input, bias;
+} conv_case;
+static eq_tensor *f_conv(eq_tensor *const *in, void *ctx) {
+  conv_case *c = ctx;
+  eq_tensor *x = c->transpose_input ? eq_transpose(in[0], 2, 3) : in[0];
+  eq_tensor *b = c->bias ? in[2] : NULL;
+  return c->transposed ? eq_conv_transpose2d(x, in[1], b, &c->p) : eq_conv2d(x, in[1], b, &c->p);
+}
+
+/* ---- pooling and upsampling */
+typedef struct pool_case {
+  int kind; /* 0 max, 1 avg, 2 avg include pad, 3 adaptive, 4 nearest, 5 bilinear, 6 bilinear aligned */
+  int k[2], s[2], p[2], out[2];
+} pool_case;
+static eq_tensor *f_pool(eq_tensor *const *in, void *ctx) {
+  pool_case *c = ctx;
+  eq_tensor *x = eq_transpose(in[0], 2, 3);
+  switch (c->kind) {
+  case 0: return eq_max_pool2d(x, c->k, c->s, c->p);
+  case 1: return eq_avg_pool2d(x, c->k, c->s, c->p, false);
+  case 2: return eq_avg_pool2d(x, c->k, c->s, c->p, true);
+  case 3: return eq_adaptive_avg_pool2d(x, c->out[0], c->out[1]);
+  case 4: return eq_upsample_nearest2d(x, c->out[0], c->out[1]);
+  case 5: return eq_upsample_bilinear2d(x, c->out[0], c->out[1], false);
+  default: return eq_upsample_bilinear2d(x, c->out[0], c->out[1], true);
+  }
+}
+
+/* ---- normalisation */
+typedef struct norm_case {
+  bool training, affine, running;
+} norm_case;
+static eq_tensor *f_bn(eq_tensor *const *in, void *ctx) {
+  norm_case *c = ctx;
+  eq_tensor *rm = NULL, *rv = NULL;
+  int64_t C = in[0]->shape[1];
+  if (c->running) {
+    rm = eq_full(EQ_F64, EQ_DIMS(C), 0.3);
+    rv = eq_full(EQ_F64, EQ_DIMS(C), 1.7);
+  }
+  return eq_batch_norm(in[0], c->affine ? in[1] : NULL, c->affine ? in[2] : NULL, rm, rv, c->training, 0.1, 1e-5);
+}
+static eq_tensor *f_ln(eq_tensor *const *in, void *ctx) {
+  norm_case *c = ctx;
+  eq_tensor *x = eq_transpose(in[0], 0, 1);
+  return eq_layer_norm(x, c->affine ? in[1] : NULL, c->affine ? in[2] : NULL, 1e-5);
+}
+
+/* ---- attention */
+typedef struct att_case {
+  eq_tensor *mask;
+  double scale;
+} att_case;
+static eq_tensor *f_att(eq_tensor *const *in, void *ctx) {
+  att_case *c = ctx;
+  return eq_attention(in[0], in[1], in[2], c->mask, c->scale);
+}
+
+int main(void) {
+  eq_tensor *in[3];
+
+  /* linear: 3-d input, bias, and a non-contiguous input without bias */
+  in[0] = PARAM(1, 2, 3, 4), in[1] = PARAM(2, 5, 4), in[2] = PARAM(3, 5);
+  check("linear", f_linear, NULL, 3, in);
+  in[0] = PARAM(4, 3, 2, 4), in[1] = PARAM(5, 5, 4), in[2] = PARAM(6, 5);
+  check("linear non-contiguous", f_linear, (void *)1, 3, in);
+
+  /* conv2d */
+  const conv_case convs[] = {
+      {{{2, 2}, {1, 1}, {1, 1}, 1, {0, 0}}, false, false, true},   /* stride 2, pad 1 */
+      {{{1, 1}, {2, 2}, {2, 2}, 2, {0, 0}}, false, false, true},   /* dilation 2, groups 2 */
+      {{{2, 1}, {0, 1}, {1, 2}, 1, {0, 0}}, false, true, false},   /* mixed, non-contiguous input */
+      {{{1, 1}, {0, 0}, {1, 1}, 4, {0, 0}}, false, false, true},   /* depthwise */
+  };
+  const int64_t conv_w[][4] = {{6, 4, 3, 3}, {6, 2, 3, 2}, {3, 4, 2, 3}, {4, 1, 3, 3}};
+  for (int i = 0; i < 4; i++) {
+    conv_case c = convs[i];
+    in[0] = PARAM(10 + i, 5, 4, 6, 7); /* 5 images: batch tiles of several images */
+    in[1] = param(4, conv_w[i], 20 + i);
+    in[2] = PARAM(30 + i, conv_w[i][0]);
+    char name[64];
+    snprintf(name, sizeof name, "conv2d case %d", i);
+    check(name, f_conv, &c, 3, in);
+  }
+  /* 1x1 stride-1 on large maps (the direct path, no im2col) */
+  {
+    conv_case c = {{{1, 1}, {0, 0}, {1, 1}, 1, {0, 0}}, false, false, true};
+    in[0] = PARAM(40, 2, 3, 17, 16), in[1] = PARAM(41, 5, 3, 1, 1), in[2] = PARAM(42, 5);
+    check("conv2d 1x1 direct", f_conv, &c, 3, in);
+  }
+  /* conv_transpose2d */
+  const conv_case tconvs[] = {
+      {{{2, 2}, {1, 1}, {1, 1}, 1, {1, 1}}, true, false, true},  /* stride 2, pad 1, output_padding 1 */
+      {{{1, 2}, {0, 1}, {2, 1}, 2, {0, 1}}, true, true, true},   /* groups 2, dilation, non-contiguous */
+      {{{2, 2}, {0, 0}, {3, 3}, 1, {2, 2}}, true, false, false}, /* output_padding < dilation */
+  };
+  const int64_t tconv_w[][4] = {{4, 3, 3, 3}, {4, 2, 2, 3}, {4, 2, 2, 2}};
+  for (int i = 0; i < 3; i++) {
+    conv_case c = tconvs[i];
+    in[0] = PARAM(50 + i, 3, 4, 4, 5);
+    in[1] = param(4, tconv_w[i], 60 + i);
+    in[2] = PARAM(70 + i, tconv_w[i][1] * (c.p.groups ? c.p.groups : 1));
+    char name[64];
+    snprintf(name, sizeof name, "conv_transpose2d case %d", i);
+    check(name, f_conv, &c, 3, in);
+  }
+
+  /* pooling and upsampling (input transposed inside: non-contiguous) */
+  const pool_case pools[] = {
+      {0, {3, 3}, {2, 2}, {1, 1}, {0, 0}}, {0, {2, 3}, {1, 2}, {0, 1}, {0, 0}},
+      {1, {3, 3}, {2, 2}, {1, 1}, {0, 0}}, {2, {3, 2}, {2, 1}, {1, 1}, {0, 0}},
+      {3, {0, 0}, {0, 0}, {0, 0}, {3, 4}}, {3, {0, 0}, {0, 0}, {0, 0}, {1, 1}},
+      {4, {0, 0}, {0, 0}, {0, 0}, {9, 14}}, {4, {0, 0}, {0, 0}, {0, 0}, {3, 4}},
+      {5, {0, 0}, {0, 0}, {0, 0}, {9, 11}}, {6, {0, 0}, {0, 0}, {0, 0}, {9, 11}},
+      {5, {0, 0}, {0, 0}, {0, 0}, {3, 2}},
+  };
+  for (int i = 0; i < (int)(sizeof pools / sizeof *pools); i++) {
+    pool_case c = pools[i];
+    in[0] = PARAM(80 + i, 2, 3, 6, 5);
+    char name[64];
+    snprintf(name, sizeof name, "pool/upsample case %d (kind %d)", i, c.kind);
+    check(name, f_pool, &c, 1, in);
+  }
+
+  /* batch norm: 4-d and 2-d, training/eval, with and without affine */
+  const norm_case bns[] = {{true, true, true}, {true, false, false}, {false, true, true}, {false, true, false}};
+  for (int i = 0; i < 4; i++) {
+    norm_case c = bns[i];
+    in[0] = PARAM(90 + i, 3, 4, 3, 2), in[1] = PARAM(91 + i, 4), in[2] = PARAM(92 + i, 4);
+    char name[64];
+    snprintf(name, sizeof name, "batch_norm 4-d case %d", i);
+    check(name, f_bn, &c, 3, in);
+    in[0] = PARAM(95 + i, 6, 4), in[1] = PARAM(96 + i, 4), in[2] = PARAM(97 + i, 4);
+    snprintf(name, sizeof name, "batch_norm 2-d case %d", i);
+    check(name, f_bn, &c, 3, in);
+  }
+  /* layer norm on a transposed (non-contiguous) input */
+  for (int i = 0; i < 2; i++) {
+    norm_case c = {true, i == 0, false};
+    in[0] = PARAM(100 + i, 7, 3, 5), in[1] = PARAM(101 + i, 5), in[2] = PARAM(102 + i, 5);
+    check(i == 0 ? "layer_norm affine" : "layer_norm plain", f_ln, &c, 3, in);
+  }
+
+  /* attention: Lq != Lk, Dv != D, leading [2, 3]; no mask, bool mask
+   * broadcast over heads (one row fully masked), float mask. */
+  {
+    in[0] = PARAM(110, 2, 3, 5, 4), in[1] = PARAM(111, 2, 3, 6, 4), in[2] = PARAM(112, 2, 3, 6, 3);
+    att_case c = {NULL, 0};
+    check("attention", f_att, &c, 3, in);
+    in[0] = PARAM(110, 2, 3, 5, 4), in[1] = PARAM(111, 2, 3, 6, 4), in[2] = PARAM(112, 2, 3, 6, 3);
+    eq_tensor *bm = eq_zeros(EQ_BOOL, EQ_DIMS(2, 1, 5, 6));
+    for (int64_t e = 0; e < 60; e++) eq_set_flat(bm, e, ((e * 7) % 5) != 0);
+    for (int64_t j = 0; j < 6; j++) eq_set_flat(bm, 2 * 6 + j, 0); /* image 0, query 2 sees nothing */
+    c.mask = bm;
+    c.scale = 0.7;
+    check("attention bool mask", f_att, &c, 3, in);
+    in[0] = PARAM(110, 2, 3, 5, 4), in[1] = PARAM(111, 2, 3, 6, 4), in[2] = PARAM(112, 2, 3, 6, 3);
+    c.mask = eq_rand_normal(EQ_F64, EQ_DIMS(5, 6), 0, 1, 113, 0);
+    check("attention float mask", f_att, &c, 3, in);
+    eq_tensor_free(bm);
+    eq_tensor_free(c.mask);
+  }
+  return EQ_TEST_SUMMARY();
+}
