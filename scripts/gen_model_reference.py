@@ -249,10 +249,10 @@ def model_case(name, model, x, target, trajectories):
     loss.backward()
     out.update({"out.feature_map": fmap, "out.pooled": pooled, "out.logits": logits, "out.loss": loss.reshape(1)})
     for k, p in model.named_parameters():
-        out["grad." + k] = p.grad
+        out["grad." + k] = p.grad.clone()
     for k, v in model.state_dict().items():
         if "running" in k or "num_batches" in k:
-            out["after1." + k] = v
+            out["after1." + k] = v.clone()  # state_dict() aliases the live tensors
     for opt_name in trajectories:
         model.load_state_dict(sd0)
         model.zero_grad(set_to_none=True)
@@ -268,7 +268,7 @@ def model_case(name, model, x, target, trajectories):
             opt.step()
             losses.append(loss.item())
         out[opt_name + ".losses"] = torch.tensor(losses)
-        out.update({opt_name + "." + k: v for k, v in model.state_dict().items()})
+        out.update({opt_name + "." + k: v.clone() for k, v in model.state_dict().items()})
     model.load_state_dict(sd0)
     st_save(os.path.join(OUT, name + ".safetensors"), out)
     print(f"{name}: {sum(p.numel() for p in model.parameters())} parameters, loss {out['out.loss'].item():.5f}")

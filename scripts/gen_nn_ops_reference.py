@@ -73,7 +73,8 @@ def main():
     run("bilinear_down", lambda x: F.interpolate(x, size=(3, 3), mode="bilinear", align_corners=False),
         dict(x=rand(2, 3, 7, 8)))
 
-    for case, shape, training in (("bn4d", (4, 5, 3, 3), True), ("bn2d", (8, 5), True), ("bn_eval", (4, 5, 3, 3), False)):
+    for case, shape, training in (("bn4d", (4, 5, 3, 3), True), ("bn2d", (8, 5), True), ("bn_eval", (4, 5, 3, 3), False),
+                                   ("bn_planes", (3, 5, 4, 6), True)):
         rm = torch.randn(5, dtype=torch.float32).double()
         rv = torch.rand(5, dtype=torch.float32).double() + 0.5
         save(case, "rm_in", rm)

@@ -149,12 +149,12 @@ def softmax_losses():
         weighted_grads(out, [v], "sm_" + name)
     # Cross entropy [N, C] with an ignored target and label smoothing.
     logits = (rng.standard_normal((5, 4)) * 2).astype(np.float32)
-    target = np.array([1, 0, 3, -100, 2], dtype=np.int64)
+    target = np.array([1, 0, 3, 255, 2], dtype=np.int64)  # 255: ignore_index
     save("ce_logits", logits)
     save("ce_target", target)
     for name, ls in {"ce_plain": 0.0, "ce_smooth": 0.1}.items():
         v = t(logits)
-        out = F.cross_entropy(v, torch.tensor(target), label_smoothing=ls, ignore_index=-100)
+        out = F.cross_entropy(v, torch.tensor(target), label_smoothing=ls, ignore_index=255)
         out.backward()
         save(name, out.detach().numpy())
         save(name + "_g0", v.grad.numpy())

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Installs the Debian packages equivar builds, tests and runs with.
 # Idempotent: packages already present are not fetched again.
-# Usage: scripts/install-deps.sh [--reference]
+# Usage: scripts/install-deps.sh [--reference] [--datasets]
 #   --reference  also the Python packages that generate PyTorch/scikit-learn
 #                reference data and run the peer benchmarks (about 1 GB).
+#   --datasets   also the data packages `equivar render` and the demos use
+#                (Sweet Home 3D furniture, CGAL's demo meshes; about 170 MB).
 set -euo pipefail
 
 build_packages=(
@@ -19,8 +21,18 @@ reference_packages=(
   python3-scipy python3-h5py python3-mpi4py python3-pil
 )
 
+dataset_packages=(
+  sweethome3d-furniture libcgal-demo
+)
+
 want=("${build_packages[@]}")
-if [[ "${1:-}" == "--reference" ]]; then want+=("${reference_packages[@]}"); fi
+for arg in "$@"; do
+  case "$arg" in
+    --reference) want+=("${reference_packages[@]}") ;;
+    --datasets) want+=("${dataset_packages[@]}") ;;
+    *) echo "install-deps: unknown option '$arg'" >&2; exit 2 ;;
+  esac
+done
 
 missing=()
 for p in "${want[@]}"; do

@@ -51,6 +51,8 @@ eq_status eq_image_convert(const eq_image *src, int want_channels, eq_image *out
 eq_status eq_image_encode_png(const eq_image *img, void **bytes, size_t *n);
 /* Baseline JPEG (quality 1..100) of a grey or RGB image into a malloc'd buffer. */
 eq_status eq_image_encode_jpeg(const eq_image *img, int quality, void **bytes, size_t *n);
+/* Writes JPEG atomically (3DIEBench-layout renders are image_<i>.jpg). */
+eq_status eq_image_write_jpeg(const char *path, const eq_image *img, int quality);
 
 #ifdef __cplusplus
 }

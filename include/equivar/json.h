@@ -46,6 +46,10 @@ void eq_json_free(eq_json *root);
 const eq_json *eq_json_get(const eq_json *obj, const char *key);
 const char *eq_json_type_name(eq_json_type type);
 
+/* EQ_ERR_VALUE "<where>: unknown key 'k'" if obj has a key not in the
+ * NULL-terminated list `allowed` (configs refuse typos). */
+eq_status eq_json_check_keys(const eq_json *obj, const char *where, const char *const *allowed);
+
 /* Typed lookups with defaults: a missing key (or JSON null) gives `dflt`;
  * a present key of another type is an EQ_ERR_VALUE naming the key. */
 eq_status eq_json_number_or(const eq_json *obj, const char *key, double dflt, double *out);

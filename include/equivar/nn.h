@@ -107,8 +107,14 @@ eq_status eq_params_add(eq_params *P, eq_tensor **slot, const char *prefix, cons
 /* Registers a buffer (EQ_PARAM_BUFFER implied) of any dtype, initialised to `value`. */
 eq_status eq_params_add_buffer(eq_params *P, eq_tensor **slot, const char *prefix, const char *name, eq_dtype dtype,
                                int ndim, const int64_t *shape, double value);
-/* Allocates the flat buffers, fills the slots and initialises everything. */
+/* Allocates the flat buffers, fills the slots and initialises everything
+ * (unless initialisation is switched off, below). */
 eq_status eq_params_build(eq_params *P, uint64_t seed);
+/* Per thread: when off, eq_params_build leaves parameters at zero and
+ * buffers at their constants - for weights loaded from a file right after,
+ * or to inspect an architecture without paying for random draws. Returns
+ * the previous setting (default on). */
+bool eq_nn_set_init_enabled(bool enabled);
 /* Re-runs every initialiser (same result as a fresh build with `seed`). */
 eq_status eq_params_reinit(eq_params *P, uint64_t seed);
 eq_param *eq_params_find(const eq_params *P, const char *name);
@@ -235,9 +241,11 @@ eq_backbone *eq_vit_new(const eq_vit_config *cfg, uint64_t seed);
  * resnet18-small, resnet34-small, resnet50-small (3x3 stride-1 stem, no
  * max-pool), vit-tiny (dim 192, depth 12, 3 heads), vit-small (dim 384,
  * depth 12, 6 heads), both with MLP 4x dim and learned positions.
- * patch_size 0 means 16 for ViTs (ignored by ResNets). Unknown names give
+ * patch_size 0 means 16 for ViTs (ignored by ResNets); width 0 means 64 for
+ * ResNets (planes of layer1; ignored by ViTs). Unknown names give
  * EQ_ERR_VALUE listing the known ones. */
-eq_backbone *eq_backbone_new(const char *name, int image_size, int patch_size, int num_classes, uint64_t seed);
+eq_backbone *eq_backbone_new(const char *name, int image_size, int patch_size, int width, int num_classes,
+                             uint64_t seed);
 const char *eq_backbone_names(void); /* "resnet18, resnet18-small, ..." */
 eq_status eq_backbone_forward(eq_backbone *m, eq_tensor *x, bool training, eq_backbone_out *out);
 void eq_backbone_free(eq_backbone *m);

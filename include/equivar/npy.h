@@ -29,7 +29,7 @@ typedef struct eq_npy_info {
 eq_status eq_npy_parse_header(const void *bytes, size_t n, const char *name, eq_npy_info *info);
 /* Reads and parses only the header of `path`. */
 eq_status eq_npy_read_info(const char *path, eq_npy_info *info);
-/* Number of elements (product of shape). */
+/* Number of elements (product of shape); -1 if that overflows. */
 int64_t eq_npy_count(const eq_npy_info *info);
 /* Loads the whole array into a malloc'd buffer; checks the file holds all of it. */
 eq_status eq_npy_load(const char *path, eq_npy_info *info, void **data);

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "equivar/autograd.h"
+#include "equivar/ops.h"
 #include "tensor/iter.h"
 #include "tensor/tensor_internal.h"
 
@@ -120,6 +121,28 @@ eq_tensor *eq_sum_to_shape(const eq_tensor *g, int ndim, const int64_t *shape) {
       return NULL;
     }
     ostride[d] = n == 1 ? 0 : out->stride[d - lead];
+  }
+  if (eq_dtype_is_float(g->dtype)) {
+    /* The ops' reduction kernels: parallel, vectorised, and without a
+     * transpose copy when the summed axes lead. */
+    int axes[EQ_MAX_DIMS], n = 0;
+    for (int d = 0; d < g->ndim; d++)
+      if (d < lead || (shape[d - lead] == 1 && g->shape[d] != 1)) axes[n++] = d;
+    if (n > 0) {
+      bool prev = eq_set_grad_enabled(false);
+      eq_tensor *s = eq_sum((eq_tensor *)g, n, axes, false);
+      eq_set_grad_enabled(prev);
+      if (!s) {
+        eq_tensor_free(out);
+        return NULL;
+      }
+      /* s is fresh and contiguous with the target's element count. */
+      s->ndim = ndim;
+      for (int d = 0; d < ndim; d++) s->shape[d] = shape[d];
+      eq_set_contiguous_strides(s);
+      eq_tensor_free(out);
+      return s;
+    }
   }
   eq_tensor view = *out;
   view.ndim = g->ndim;

@@ -335,6 +335,15 @@ const char *eq_json_type_name(eq_json_type type) {
   return (unsigned)type < 6 ? names[type] : "?";
 }
 
+eq_status eq_json_check_keys(const eq_json *obj, const char *where, const char *const *allowed) {
+  for (size_t i = 0; obj && obj->type == EQ_JSON_OBJECT && i < obj->count; i++) {
+    int ok = 0;
+    for (const char *const *a = allowed; *a && !ok; a++) ok = !strcmp(obj->keys[i], *a);
+    if (!ok) return eq_error(EQ_ERR_VALUE, "%s: unknown key '%s'", where, obj->keys[i]);
+  }
+  return EQ_OK;
+}
+
 static const eq_json *typed(const eq_json *obj, const char *key, eq_json_type want, eq_status *st) {
   *st = EQ_OK;
   const eq_json *v = eq_json_get(obj, key);

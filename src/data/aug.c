@@ -99,15 +99,6 @@ eq_status eq_aug_config_check(const eq_aug_config *c) {
 
 /* ------------------------------------------------------------ JSON */
 
-static eq_status check_keys(const eq_json *obj, const char *where, const char *const *allowed) {
-  for (size_t i = 0; i < obj->count; i++) {
-    int ok = 0;
-    for (const char *const *a = allowed; *a; a++) ok |= !strcmp(obj->keys[i], *a);
-    if (!ok) return eq_error(EQ_ERR_VALUE, "%s: unknown key '%s'", where, obj->keys[i]);
-  }
-  return EQ_OK;
-}
-
 static eq_status get_f(const eq_json *o, const char *key, float *v) {
   double d;
   eq_status st = eq_json_number_or(o, key, *v, &d);
@@ -138,7 +129,7 @@ eq_status eq_aug_config_from_json(const eq_json *obj, int view, eq_aug_config *c
   if (!obj || obj->type != EQ_JSON_OBJECT) return eq_error(EQ_ERR_VALUE, "augmentation config: expected an object");
   static const char *const top[] = {"preset", "size", "crop", "flip", "jitter", "grayscale",
                                     "blur", "solarize", "normalize", NULL};
-  eq_status st = check_keys(obj, "augmentation config", top);
+  eq_status st = eq_json_check_keys(obj, "augmentation config", top);
   if (st) return st;
   const char *preset;
   long long size;
@@ -152,7 +143,7 @@ eq_status eq_aug_config_from_json(const eq_json *obj, int view, eq_aug_config *c
   if (crop && crop->type == EQ_JSON_OBJECT) {
     static const char *const k[] = {"scale", "ratio", NULL};
     cfg->crop = 1;
-    if ((st = check_keys(crop, "augmentation config 'crop'", k)) || (st = get_f2(crop, "scale", 2, cfg->crop_scale)) ||
+    if ((st = eq_json_check_keys(crop, "augmentation config 'crop'", k)) || (st = get_f2(crop, "scale", 2, cfg->crop_scale)) ||
         (st = get_f2(crop, "ratio", 2, cfg->crop_ratio)))
       return st;
   }
@@ -160,7 +151,7 @@ eq_status eq_aug_config_from_json(const eq_json *obj, int view, eq_aug_config *c
   if ((s = stage(obj, "jitter", &cfg->jitter_p, &off))) {
     static const char *const k[] = {"p", "brightness", "contrast", "saturation", "hue", "random_order", NULL};
     bool ro = cfg->jitter_random_order;
-    if ((st = check_keys(s, "augmentation config 'jitter'", k)) || (st = get_f(s, "p", &cfg->jitter_p)) ||
+    if ((st = eq_json_check_keys(s, "augmentation config 'jitter'", k)) || (st = get_f(s, "p", &cfg->jitter_p)) ||
         (st = get_f(s, "brightness", &cfg->brightness)) || (st = get_f(s, "contrast", &cfg->contrast)) ||
         (st = get_f(s, "saturation", &cfg->saturation)) || (st = get_f(s, "hue", &cfg->hue)) ||
         (st = eq_json_bool_or(s, "random_order", ro, &ro)))
@@ -173,7 +164,7 @@ eq_status eq_aug_config_from_json(const eq_json *obj, int view, eq_aug_config *c
   if ((s = stage(obj, "blur", &cfg->blur_p, &off))) {
     static const char *const k[] = {"p", "sigma", "kernel", NULL};
     long long kern;
-    if ((st = check_keys(s, "augmentation config 'blur'", k)) || (st = get_f(s, "p", &cfg->blur_p)) ||
+    if ((st = eq_json_check_keys(s, "augmentation config 'blur'", k)) || (st = get_f(s, "p", &cfg->blur_p)) ||
         (st = get_f2(s, "sigma", 2, cfg->blur_sigma)) || (st = eq_json_int_or(s, "kernel", cfg->blur_kernel, &kern)))
       return st;
     cfg->blur_kernel = (int)kern;
@@ -181,7 +172,7 @@ eq_status eq_aug_config_from_json(const eq_json *obj, int view, eq_aug_config *c
   if (off) cfg->blur_p = 0;
   if ((s = stage(obj, "solarize", &cfg->solarize_p, &off))) {
     static const char *const k[] = {"p", "threshold", NULL};
-    if ((st = check_keys(s, "augmentation config 'solarize'", k)) || (st = get_f(s, "p", &cfg->solarize_p)) ||
+    if ((st = eq_json_check_keys(s, "augmentation config 'solarize'", k)) || (st = get_f(s, "p", &cfg->solarize_p)) ||
         (st = get_f(s, "threshold", &cfg->solarize_threshold)))
       return st;
   }
@@ -191,7 +182,7 @@ eq_status eq_aug_config_from_json(const eq_json *obj, int view, eq_aug_config *c
   if (norm && norm->type == EQ_JSON_OBJECT) {
     static const char *const k[] = {"mean", "std", NULL};
     cfg->normalize = 1;
-    if ((st = check_keys(norm, "augmentation config 'normalize'", k)) || (st = get_f2(norm, "mean", 3, cfg->mean)) ||
+    if ((st = eq_json_check_keys(norm, "augmentation config 'normalize'", k)) || (st = get_f2(norm, "mean", 3, cfg->mean)) ||
         (st = get_f2(norm, "std", 3, cfg->std)))
       return st;
   }

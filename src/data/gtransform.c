@@ -53,13 +53,10 @@ void eq_g_config_default(eq_g_config *cfg, unsigned kinds) {
 eq_status eq_g_config_from_json(const eq_json *obj, eq_g_config *cfg) {
   if (!obj || obj->type != EQ_JSON_OBJECT) return eq_error(EQ_ERR_VALUE, "transformation config: expected an object");
   static const char *const allowed[] = {"kind", "max_angle", "max_shift", "scale", "jitter", "blur_sigma", "blur_kernel", NULL};
-  for (size_t i = 0; i < obj->count; i++) {
-    int ok = 0;
-    for (const char *const *a = allowed; *a; a++) ok |= !strcmp(obj->keys[i], *a);
-    if (!ok) return eq_error(EQ_ERR_VALUE, "transformation config: unknown key '%s'", obj->keys[i]);
-  }
+  eq_status st = eq_json_check_keys(obj, "transformation config", allowed);
+  if (st) return st;
   const char *kind;
-  eq_status st = eq_json_string_or(obj, "kind", "rotation", &kind);
+  st = eq_json_string_or(obj, "kind", "rotation", &kind);
   unsigned kinds;
   if (st || (st = eq_g_kinds_parse(kind, &kinds))) return st;
   eq_g_config_default(cfg, kinds);

@@ -61,15 +61,11 @@ eq_status eq_loader_config_from_json(const eq_json *obj, eq_loader_config *cfg) 
   if (!obj || obj->type != EQ_JSON_OBJECT) return eq_error(EQ_ERR_VALUE, "loader config: expected an object");
   static const char *const allowed[] = {"mode", "batch", "seed", "shuffle", "drop_last", "all_views", "threads",
                                         "prefetch", "augment", "views", "itr", NULL};
-  for (size_t i = 0; i < obj->count; i++) {
-    int ok = 0;
-    for (const char *const *a = allowed; *a; a++) ok |= !strcmp(obj->keys[i], *a);
-    if (!ok) return eq_error(EQ_ERR_VALUE, "loader config: unknown key '%s'", obj->keys[i]);
-  }
+  eq_status st = eq_json_check_keys(obj, "loader config", allowed);
+  if (st) return st;
   const char *mode;
   long long v;
   bool b;
-  eq_status st;
   if ((st = eq_json_string_or(obj, "mode", "two_views", &mode))) return st;
   if (!strcmp(mode, "single")) cfg->mode = EQ_LOADER_SINGLE;
   else if (!strcmp(mode, "two_views")) cfg->mode = EQ_LOADER_TWO_VIEWS;

@@ -66,31 +66,14 @@ static int setup_read(png_structp png, png_infop info, png_ctx *ctx) {
   return alpha ? 4 : grey ? 1 : 3;
 }
 
-eq_status eq_png_probe(const void *bytes, size_t n, const char *name, int *w, int *h, int *c) {
-  png_ctx ctx = {.name = name, .src = bytes, .n = n};
-  png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &ctx, on_error, on_warning);
-  png_infop info = png ? png_create_info_struct(png) : NULL;
-  if (!info) {
-    png_destroy_read_struct(&png, NULL, NULL);
-    return eq_error(EQ_ERR_MEMORY, "PNG '%s': out of memory", name);
-  }
-  if (setjmp(ctx.jmp)) {
-    png_destroy_read_struct(&png, &info, NULL);
-    return eq_error(EQ_ERR_FORMAT, "corrupt PNG '%s': %s", name, ctx.message);
-  }
-  *c = setup_read(png, info, &ctx);
-  *w = (int)png_get_image_width(png, info);
-  *h = (int)png_get_image_height(png, info);
-  png_destroy_read_struct(&png, &info, NULL);
-  return EQ_OK;
-}
-
-eq_status eq_png_decode(const void *bytes, size_t n, const char *name, int want_channels, eq_image *out) {
+/* Decodes into `out`, or with out NULL only reads the header (probe). */
+static eq_status png_read(const void *bytes, size_t n, const char *name, int want_channels, eq_image *out, int *pw,
+                          int *ph, int *pc) {
   png_ctx ctx = {.name = name, .src = bytes, .n = n};
   /* volatile: modified between setjmp and a possible longjmp */
   png_bytep *volatile rows = NULL;
   eq_image *volatile img = out;
-  memset(out, 0, sizeof *out);
+  if (out) memset(out, 0, sizeof *out);
   png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &ctx, on_error, on_warning);
   png_infop info = png ? png_create_info_struct(png) : NULL;
   if (!info) {
@@ -105,6 +88,11 @@ eq_status eq_png_decode(const void *bytes, size_t n, const char *name, int want_
   }
   int channels = setup_read(png, info, &ctx);
   int w = (int)png_get_image_width(png, info), h = (int)png_get_image_height(png, info);
+  if (!out) {
+    *pw = w, *ph = h, *pc = channels;
+    png_destroy_read_struct(&png, &info, NULL);
+    return EQ_OK;
+  }
   if ((int)png_get_channels(png, info) != channels || png_get_rowbytes(png, info) != (size_t)w * channels)
     png_error(png, "unexpected channel layout after conversion");
   if (eq_image_alloc(img, w, h, channels)) {
@@ -121,6 +109,14 @@ eq_status eq_png_decode(const void *bytes, size_t n, const char *name, int want_
   free(rows);
   png_destroy_read_struct(&png, &info, NULL);
   return eq_image_finish_channels(out, want_channels);
+}
+
+eq_status eq_png_probe(const void *bytes, size_t n, const char *name, int *w, int *h, int *c) {
+  return png_read(bytes, n, name, 0, NULL, w, h, c);
+}
+
+eq_status eq_png_decode(const void *bytes, size_t n, const char *name, int want_channels, eq_image *out) {
+  return png_read(bytes, n, name, want_channels, out, NULL, NULL, NULL);
 }
 
 static void write_bytes(png_structp png, png_bytep data, png_size_t len) {
@@ -179,16 +175,10 @@ eq_status eq_image_encode_png(const eq_image *img, void **bytes, size_t *n) {
   return EQ_OK;
 }
 
-eq_status eq_image_write_png(const char *path, const eq_image *img) {
-  void *bytes;
-  size_t n;
-  eq_status st = eq_image_encode_png(img, &bytes, &n);
-  if (st) {
-    eq_error_context("writing '%s': ", path);
-    return st;
-  }
+/* Encoded bytes to `path` through a temporary file and rename. */
+eq_status eq_image_write_bytes(const char *path, void *bytes, size_t n) {
   eq_atomic_file f;
-  st = eq_atomic_open(&f, path);
+  eq_status st = eq_atomic_open(&f, path);
   if (st) {
     free(bytes);
     return st;
@@ -200,4 +190,26 @@ eq_status eq_image_write_png(const char *path, const eq_image *img) {
   }
   free(bytes);
   return eq_atomic_commit(&f);
+}
+
+eq_status eq_image_write_png(const char *path, const eq_image *img) {
+  void *bytes;
+  size_t n;
+  eq_status st = eq_image_encode_png(img, &bytes, &n);
+  if (st) {
+    eq_error_context("writing '%s': ", path);
+    return st;
+  }
+  return eq_image_write_bytes(path, bytes, n);
+}
+
+eq_status eq_image_write_jpeg(const char *path, const eq_image *img, int quality) {
+  void *bytes;
+  size_t n;
+  eq_status st = eq_image_encode_jpeg(img, quality, &bytes, &n);
+  if (st) {
+    eq_error_context("writing '%s': ", path);
+    return st;
+  }
+  return eq_image_write_bytes(path, bytes, n);
 }

@@ -100,7 +100,47 @@ static int taps_build(taps *t, float box0, float len, int lo, int hi, int out, i
     t->start[o] = xmin;
     t->count[o] = n;
   }
+  /* One tap count T for all outputs (zero weights pad the shorter ones),
+   * so the horizontal pass runs a fixed, fully unrolled loop. */
+  int T = 1;
+  for (int i = 0; i < out; i++) T = t->count[i] > T ? t->count[i] : T;
+  for (int i = 0; i < out; i++) {
+    const float *src = t->w + (size_t)i * maxt;
+    float *dst = t->w + (size_t)i * T; /* dst <= src: compacting in place is safe */
+    int c = t->count[i];
+    memmove(dst, src, sizeof(float) * c);
+    for (int j = c; j < T; j++) dst[j] = 0.0f;
+  }
+  t->taps = T;
   return 1;
+}
+
+/* o[i] = sum_j w[i T + j] line[start[i] - off + j]; `line` holds the source
+ * row from index `off` on, with T zeros after its end for the padded taps. */
+#define HPASS_FIXED(TT)                                                        \
+  for (int i = 0; i < out; i++) {                                              \
+    const float *w = t->w + (size_t)i * (TT), *p = line + (t->start[i] - off); \
+    float acc = 0.0f;                                                          \
+    for (int j = 0; j < (TT); j++) acc += w[j] * p[j];                         \
+    o[i] = acc;                                                                \
+  }                                                                            \
+  break;
+
+static void hpass(const float *line, int off, const taps *t, int out, float *o) {
+  switch (t->taps) {
+  case 1: HPASS_FIXED(1)
+  case 2: HPASS_FIXED(2)
+  case 3: HPASS_FIXED(3)
+  case 4: HPASS_FIXED(4)
+  case 5: HPASS_FIXED(5)
+  case 6: HPASS_FIXED(6)
+  case 7: HPASS_FIXED(7)
+  case 8: HPASS_FIXED(8)
+  default: {
+    int T = t->taps;
+    HPASS_FIXED(T)
+  }
+  }
 }
 
 static void taps_free(taps *t) {
@@ -168,7 +208,9 @@ eq_status eq_tf_resized_crop(const eq_image *src, float x, float y, float w, flo
   }
   int rows = r1 - r0, seg = xhi - xlo;
   float *tmp = eq_tf_scratch(ws, 0, (size_t)C * rows * out_w);
-  float *line = eq_tf_scratch(ws, 1, (size_t)C * seg);
+  int T = tx.taps;
+  size_t ls = (size_t)seg + T; /* line stride: segment + zero pad */
+  float *line = eq_tf_scratch(ws, 1, (size_t)C * ls);
   if (!tmp || !line) {
     taps_free(&tx);
     taps_free(&ty);
@@ -180,7 +222,7 @@ eq_status eq_tf_resized_crop(const eq_image *src, float x, float y, float w, flo
      * memory and the conversion happens once per pixel. */
     const uint8_t *s = src->pixels + ((size_t)(r0 + r) * src->width + xlo) * C;
     if (C == 3) {
-      float *l0 = line, *l1 = line + seg, *l2 = line + 2 * seg;
+      float *l0 = line, *l1 = line + ls, *l2 = line + 2 * ls;
       for (int i = 0; i < seg; i++) {
         l0[i] = s[3 * i] * k255;
         l1[i] = s[3 * i + 1] * k255;
@@ -188,18 +230,11 @@ eq_status eq_tf_resized_crop(const eq_image *src, float x, float y, float w, flo
       }
     } else {
       for (int c = 0; c < C; c++)
-        for (int i = 0; i < seg; i++) line[c * seg + i] = s[i * C + c] * k255;
+        for (int i = 0; i < seg; i++) line[c * ls + i] = s[i * C + c] * k255;
     }
     for (int c = 0; c < C; c++) {
-      const float *l = line + (size_t)c * seg - xlo;
-      float *o = tmp + ((size_t)c * rows + r) * out_w;
-      for (int i = 0; i < out_w; i++) {
-        const float *wt = tx.w + (size_t)i * tx.taps;
-        const float *p = l + tx.start[i];
-        float acc = 0;
-        for (int j = 0; j < tx.count[i]; j++) acc += wt[j] * p[j];
-        o[i] = acc;
-      }
+      if (r == 0) memset(line + c * ls + seg, 0, sizeof(float) * T);
+      hpass(line + (size_t)c * ls, xlo, &tx, out_w, tmp + ((size_t)c * rows + r) * out_w);
     }
   }
   vertical_pass(tmp, C, rows, r0, out_w, out_h, &ty, dst);
@@ -221,24 +256,19 @@ eq_status eq_tf_resized_crop_f(const float *src, int channels, int height, int w
     taps_free(&tx);
     return eq_error(EQ_ERR_MEMORY, "eq_tf_resized_crop_f: out of memory");
   }
-  int r0 = ylo, rows = yhi - ylo;
+  int r0 = ylo, rows = yhi - ylo, seg = xhi - xlo;
   float *tmp = eq_tf_scratch(ws, 0, (size_t)channels * rows * out_w);
-  if (!tmp) {
+  float *line = eq_tf_scratch(ws, 1, (size_t)seg + tx.taps);
+  if (!tmp || !line) {
     taps_free(&tx);
     taps_free(&ty);
     return eq_error(EQ_ERR_MEMORY, "eq_tf_resized_crop_f: out of memory");
   }
   for (int c = 0; c < channels; c++)
     for (int r = 0; r < rows; r++) {
-      const float *l = src + ((size_t)c * height + r0 + r) * width;
-      float *o = tmp + ((size_t)c * rows + r) * out_w;
-      for (int i = 0; i < out_w; i++) {
-        const float *wt = tx.w + (size_t)i * tx.taps;
-        const float *p = l + tx.start[i];
-        float acc = 0;
-        for (int j = 0; j < tx.count[i]; j++) acc += wt[j] * p[j];
-        o[i] = acc;
-      }
+      memcpy(line, src + ((size_t)c * height + r0 + r) * width + xlo, sizeof(float) * seg);
+      memset(line + seg, 0, sizeof(float) * tx.taps);
+      hpass(line, xlo, &tx, out_w, tmp + ((size_t)c * rows + r) * out_w);
     }
   vertical_pass(tmp, channels, rows, r0, out_w, out_h, &ty, dst);
   taps_free(&tx);

@@ -144,7 +144,8 @@ eq_status eq_npy_parse_header(const void *bytes, size_t n, const char *name, eq_
 
 int64_t eq_npy_count(const eq_npy_info *info) {
   int64_t c = 1;
-  for (int i = 0; i < info->ndim; i++) c *= info->shape[i];
+  for (int i = 0; i < info->ndim; i++)
+    if (info->shape[i] < 0 || __builtin_mul_overflow(c, info->shape[i], &c)) return -1; /* corrupt header */
   return c;
 }
 
@@ -183,9 +184,20 @@ eq_status eq_npy_load(const char *path, eq_npy_info *info, void **data) {
   if (st) return st;
   if (info->fortran_order && info->ndim > 1)
     return eq_error(EQ_ERR_UNSUPPORTED, "'%s': Fortran-order .npy arrays are not supported", path);
-  size_t bytes = (size_t)eq_npy_count(info) * info->item_size;
+  int64_t count = eq_npy_count(info);
+  size_t bytes;
+  if (count < 0 || __builtin_mul_overflow((size_t)count, info->item_size, &bytes))
+    return eq_error(EQ_ERR_FORMAT, "'%s': .npy shape overflows", path);
   FILE *fp = fopen(path, "rb");
   if (!fp) return eq_error(EQ_ERR_IO, "cannot open '%s': %s", path, strerror(errno));
+  /* Check the size before allocating: a corrupt shape must not reserve
+   * gigabytes (found by fuzz/fuzz_npy.c). */
+  long end = fseek(fp, 0, SEEK_END) == 0 ? ftell(fp) : -1;
+  if (end < 0 || (uint64_t)end < (uint64_t)info->data_offset || (uint64_t)end - (uint64_t)info->data_offset < bytes) {
+    fclose(fp);
+    return eq_error(EQ_ERR_FORMAT, "'%s' is truncated: shape needs %zu data bytes, file has %lld", path, bytes,
+                    end < 0 ? -1LL : (long long)(end - info->data_offset));
+  }
   void *buf = malloc(bytes ? bytes : 1);
   if (!buf) {
     fclose(fp);

@@ -41,14 +41,15 @@ const char *eq_backbone_names(void) {
   return "resnet18, resnet34, resnet50, resnet18-small, resnet34-small, resnet50-small, vit-tiny, vit-small";
 }
 
-eq_backbone *eq_backbone_new(const char *name, int image_size, int patch_size, int num_classes, uint64_t seed) {
+eq_backbone *eq_backbone_new(const char *name, int image_size, int patch_size, int width, int num_classes,
+                             uint64_t seed) {
   eq_backbone *m = NULL;
   if (!strncmp(name, "resnet", 6)) {
     char *end = NULL;
     long depth = strtol(name + 6, &end, 10);
     bool small = end && !strcmp(end, "-small");
     if (end && (small || *end == '\0') && (depth == 18 || depth == 34 || depth == 50)) {
-      eq_resnet_config c = {.depth = (int)depth, .width = 64, .in_channels = 3, .num_classes = num_classes,
+      eq_resnet_config c = {.depth = (int)depth, .width = width > 0 ? width : 64, .in_channels = 3, .num_classes = num_classes,
                             .small_stem = small};
       m = eq_resnet_new(&c, seed);
       if (m) snprintf(m->name, sizeof m->name, "%s", name);

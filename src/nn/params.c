@@ -116,6 +116,14 @@ eq_status eq_params_reinit(eq_params *P, uint64_t seed) {
   return EQ_OK;
 }
 
+static _Thread_local bool init_enabled = true;
+
+bool eq_nn_set_init_enabled(bool enabled) {
+  bool prev = init_enabled;
+  init_enabled = enabled;
+  return prev;
+}
+
 eq_status eq_params_build(eq_params *P, uint64_t seed) {
   if (P->built) return eq_error(EQ_ERR_STATE, "eq_params_build: already built");
   int64_t total = 0;
@@ -157,7 +165,10 @@ eq_status eq_params_build(eq_params *P, uint64_t seed) {
   }
   eq_arena_set_current(prev);
   P->built = true;
-  if (!st) st = eq_params_reinit(P, seed);
+  if (st) return st;
+  if (init_enabled) return eq_params_reinit(P, seed);
+  for (int i = 0; i < P->count && !st; i++) /* constants are cheap and give buffers their meaning */
+    if (P->items[i].init.kind == EQ_INIT_CONST) st = eq_fill_(P->items[i].tensor, P->items[i].init.a);
   return st;
 }
 

@@ -1,9 +1,14 @@
 /* Elementwise forward kernels: unary and binary ops on every dtype, with the
  * dtype rules of ops.h. The tape and the backward live in
  * elementwise_grad.c. */
+#pragma GCC optimize("no-math-errno", "no-trapping-math") /* vectorisable sqrt and selects */
 #include <math.h>
+#ifdef __AVX__
+#include <immintrin.h>
+#endif
 
 #include "ops/elementwise_kernels.h"
+#include "ops/fast_math.h"
 #include "ops/elementwise_internal.h"
 
 static const char *const unary_names[EQ_UNARY_OP_COUNT] = {
@@ -97,19 +102,19 @@ typedef struct {
  * accuracy. */
 #define UNARY_FLOAT_CASES(T, S)                                                                 \
   case EQ_NEG: EQ_UN_LOOPS(T, T, -a); return;                                                   \
-  case EQ_EXP: EQ_UN_LOOPS(T, T, exp##S(a)); return;                                            \
+  case EQ_EXP: EQ_UN_LOOPS(T, T, eq_vexp##S(a)); return;                                            \
   case EQ_LOG: EQ_UN_LOOPS(T, T, log##S(a)); return;                                            \
   case EQ_SQRT: EQ_UN_LOOPS(T, T, sqrt##S(a)); return;                                          \
   case EQ_RSQRT: EQ_UN_LOOPS(T, T, (T)1 / sqrt##S(a)); return;                                  \
   case EQ_ABS: EQ_UN_LOOPS(T, T, fabs##S(a)); return;                                           \
-  case EQ_TANH: EQ_UN_LOOPS(T, T, tanh##S(a)); return;                                          \
-  case EQ_SIGMOID: EQ_UN_LOOPS(T, T, (T)1 / ((T)1 + exp##S(-a))); return;                       \
+  case EQ_TANH: EQ_UN_LOOPS(T, T, eq_vtanh##S(a)); return;                                          \
+  case EQ_SIGMOID: EQ_UN_LOOPS(T, T, (T)1 / ((T)1 + eq_vexp##S(-a))); return;                       \
   case EQ_RELU: EQ_UN_LOOPS(T, T, a < 0 ? (T)0 : a); return;                                    \
-  case EQ_GELU: EQ_UN_LOOPS(T, T, (T)0.5 * a * erfc##S(-a * (T)SQRT1_2)); return;               \
+  case EQ_GELU: EQ_UN_LOOPS(T, T, a *eq_vcdf##S(a)); return;               \
   case EQ_GELU_TANH:                                                                            \
-    EQ_UN_LOOPS(T, T, (T)0.5 * a * ((T)1 + tanh##S((T)SQRT_2_OVER_PI * (a + (T)0.044715 * a * a * a)))); \
+    EQ_UN_LOOPS(T, T, (T)0.5 * a * ((T)1 + eq_vtanh##S((T)SQRT_2_OVER_PI * (a + (T)0.044715 * a * a * a)))); \
     return;                                                                                     \
-  case EQ_SILU: EQ_UN_LOOPS(T, T, a / ((T)1 + exp##S(-a))); return;                             \
+  case EQ_SILU: EQ_UN_LOOPS(T, T, a / ((T)1 + eq_vexp##S(-a))); return;                             \
   case EQ_SQUARE: EQ_UN_LOOPS(T, T, a *a); return;                                              \
   case EQ_SIN: EQ_UN_LOOPS(T, T, sin##S(a)); return;                                            \
   case EQ_COS: EQ_UN_LOOPS(T, T, cos##S(a)); return;                                            \
@@ -153,7 +158,30 @@ typedef struct {
   case EQ_LOGICAL_NOT: EQ_UN_LOOPS(uint8_t, T, a == 0); return;                                 \
   default: return;
 
+/* GCC keeps sqrtf's errno path (a branch per element, no vectorising)
+ * unless the whole build has -fno-math-errno, so the contiguous float32
+ * sqrt / rsqrt use the instruction directly. */
+static bool sqrt_f32_simd(eq_unary_op op, char **ptr, const int64_t *stride, int64_t n) {
+#ifdef __AVX__
+  if ((op != EQ_SQRT && op != EQ_RSQRT) || stride[0] != 4 || stride[1] != 4) return false;
+  float *o = (float *)ptr[0];
+  const float *x = (const float *)ptr[1];
+  const __m256 one = _mm256_set1_ps(1.0f);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    __m256 r = _mm256_sqrt_ps(_mm256_loadu_ps(x + i));
+    _mm256_storeu_ps(o + i, op == EQ_SQRT ? r : _mm256_div_ps(one, r));
+  }
+  for (; i < n; i++) o[i] = op == EQ_SQRT ? sqrtf(x[i]) : 1.0f / sqrtf(x[i]);
+  return true;
+#else
+  (void)op, (void)ptr, (void)stride, (void)n;
+  return false;
+#endif
+}
+
 static void unary_f32(eq_unary_op op, char **ptr, const int64_t *stride, int64_t n) {
+  if (sqrt_f32_simd(op, ptr, stride, n)) return;
   switch (op) { UNARY_FLOAT_CASES(float, f) }
 }
 static void unary_f64(eq_unary_op op, char **ptr, const int64_t *stride, int64_t n) {

@@ -1,10 +1,12 @@
 /* Public elementwise ops: forward through elementwise.c's kernels, the tape
  * records, and fused backward kernels that accumulate straight into the
  * input's gradient buffer when no broadcast has to be summed back. */
+#pragma GCC optimize("no-math-errno", "no-trapping-math") /* vectorisable sqrt and selects */
 #include <math.h>
 
 #include "ops/elementwise_internal.h"
 #include "ops/elementwise_kernels.h"
+#include "ops/fast_math.h"
 
 #define SQRT1_2 0.70710678118654752440
 #define INV_SQRT_2PI 0.39894228040143267794
@@ -29,8 +31,7 @@ typedef struct {
   case EQ_SIGMOID: EQ_GRAD_LOOPS(T, g *y *((T)1 - y)); return;                                   \
   case EQ_RELU: EQ_GRAD_LOOPS(T, y > 0 ? g : (T)0); return;                                      \
   case EQ_GELU:                                                                                  \
-    EQ_GRAD_LOOPS(T, g *((T)0.5 * erfc##S(-x * (T)SQRT1_2) +                                     \
-                         x * (T)INV_SQRT_2PI * exp##S((T)-0.5 * x * x)));                        \
+    EQ_GRAD_LOOPS(T, g *(eq_vcdf##S(x) + x * (T)INV_SQRT_2PI * eq_vexp##S((T)-0.5 * x * x)));   \
     return;                                                                                      \
   case EQ_GELU_TANH:                                                                             \
     EQ_GRAD_LOOPS(T, g *gelu_tanh_grad_##S(x));                                                  \
@@ -47,12 +48,12 @@ typedef struct {
 #define DEFINE_ACT_GRADS(T, S)                                                                   \
   static inline T gelu_tanh_grad_##S(T x) {                                                      \
     T inner = (T)SQRT_2_OVER_PI * (x + (T)0.044715 * x * x * x);                                 \
-    T t = tanh##S(inner);                                                                        \
+    T t = eq_vtanh##S(inner);                                                                        \
     return (T)0.5 * ((T)1 + t) +                                                                 \
            (T)0.5 * x * ((T)1 - t * t) * (T)SQRT_2_OVER_PI * ((T)1 + (T)3 * (T)0.044715 * x * x); \
   }                                                                                              \
   static inline T silu_grad_##S(T x) {                                                           \
-    T s = (T)1 / ((T)1 + exp##S(-x));                                                            \
+    T s = (T)1 / ((T)1 + eq_vexp##S(-x));                                                            \
     return s * ((T)1 + x * ((T)1 - s));                                                          \
   }
 DEFINE_ACT_GRADS(float, f)

@@ -55,6 +55,9 @@ eq_status eq_reduce_plan_init(eq_reduce_plan *p, const char *op, const eq_tensor
 /* x permuted by plan->perm as a contiguous [M, R] buffer: a view of x when
  * the permutation already is contiguous (*owned = false), else a copy. */
 eq_tensor *eq_reduce_rows(const eq_reduce_plan *p, eq_tensor *x, bool *owned);
+/* A new tensor of x's shape and dtype `dt` holding [M, R] rows given in the
+ * plan's permuted layout (the inverse of eq_reduce_rows). */
+eq_tensor *eq_reduce_from_rows(const eq_reduce_plan *p, const eq_tensor *x, const eq_tensor *rows, eq_dtype dt);
 /* x->grad += g_rows, where g_rows is [M, R] in the plan's permuted layout. */
 eq_status eq_reduce_accumulate_rows(const eq_reduce_plan *p, eq_tensor *x, const eq_tensor *g_rows);
 /* g (the output gradient) viewed with x's ndim (reduced axes of size 1). */

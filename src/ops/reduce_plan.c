@@ -131,3 +131,29 @@ eq_tensor *eq_reduce_keepdim_view(const eq_reduce_plan *p, const eq_tensor *g) {
   }
   return eq_ops_raw_view(g, p->ndim, p->keep_shape, stride);
 }
+
+/* out (x's shape, dtype dt) from [M, R] rows in the plan's layout. */
+eq_tensor *eq_reduce_from_rows(const eq_reduce_plan *p, const eq_tensor *x, const eq_tensor *rows, eq_dtype dt) {
+  eq_tensor *out = eq_empty(dt, x->ndim, x->shape);
+  if (!out) return NULL;
+  int64_t shape[EQ_MAX_DIMS], stride[EQ_MAX_DIMS], cstride[EQ_MAX_DIMS], s = 1;
+  for (int k = 0; k < p->ndim; k++) {
+    shape[k] = out->shape[p->perm[k]];
+    stride[k] = out->stride[p->perm[k]];
+  }
+  for (int k = p->ndim - 1; k >= 0; k--) {
+    cstride[k] = s;
+    s *= shape[k];
+  }
+  eq_tensor *dst = eq_ops_raw_view(out, p->ndim, shape, stride);
+  eq_tensor *src = dst ? eq_ops_raw_view(rows, p->ndim, shape, cstride) : NULL;
+  eq_status st = src ? eq_copy_(dst, src) : eq_error_code();
+  eq_tensor_free(dst);
+  eq_tensor_free(src);
+  if (st) {
+    eq_tensor_free(out);
+    return NULL;
+  }
+  return out;
+}
+

@@ -24,31 +24,6 @@ static eq_tensor *rows_as(const eq_reduce_plan *p, eq_tensor *x, eq_dtype dt) {
   return res;
 }
 
-/* out (x's shape, dtype dt) from [M, R] rows in the plan's layout. */
-static eq_tensor *from_rows(const eq_reduce_plan *p, const eq_tensor *x, const eq_tensor *rows, eq_dtype dt) {
-  eq_tensor *out = eq_empty(dt, x->ndim, x->shape);
-  if (!out) return NULL;
-  int64_t shape[EQ_MAX_DIMS], stride[EQ_MAX_DIMS], cstride[EQ_MAX_DIMS], s = 1;
-  for (int k = 0; k < p->ndim; k++) {
-    shape[k] = out->shape[p->perm[k]];
-    stride[k] = out->stride[p->perm[k]];
-  }
-  for (int k = p->ndim - 1; k >= 0; k--) {
-    cstride[k] = s;
-    s *= shape[k];
-  }
-  eq_tensor *dst = eq_ops_raw_view(out, p->ndim, shape, stride);
-  eq_tensor *src = dst ? eq_ops_raw_view(rows, p->ndim, shape, cstride) : NULL;
-  eq_status st = src ? eq_copy_(dst, src) : eq_error_code();
-  eq_tensor_free(dst);
-  eq_tensor_free(src);
-  if (st) {
-    eq_tensor_free(out);
-    return NULL;
-  }
-  return out;
-}
-
 static void scan_rows(eq_tensor *rows, bool prod) {
   int64_t M = rows->shape[0], R = rows->shape[1];
   if (rows->dtype == EQ_F64) {
@@ -151,7 +126,7 @@ static eq_tensor *scan(const char *op, eq_tensor *x, int axis, bool prod) {
   eq_tensor *rows = rows_as(&p, x, is_float ? EQ_F64 : EQ_I64);
   if (!rows) return NULL;
   scan_rows(rows, prod);
-  eq_tensor *out = from_rows(&p, x, rows, is_float ? x->dtype : EQ_I64);
+  eq_tensor *out = eq_reduce_from_rows(&p, x, rows, is_float ? x->dtype : EQ_I64);
   eq_tensor_free(rows);
   if (!out || !is_float) return out;
   bool failed;

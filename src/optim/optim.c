@@ -114,18 +114,45 @@ static void adamw_param(const eq_optim_config *c, float *restrict p, const float
   }
 }
 
+/* Sums of squares of x and of (g + wd x) over fixed chunks added in chunk
+ * order: the same bits for any thread count (an OpenMP reduction's combine
+ * order is unspecified). g may be NULL. */
+#define NORM_CHUNK 16384
+static void sum_squares(const float *x, const float *g, float wd, int64_t n, double *sx, double *sg) {
+  int64_t chunks = (n + NORM_CHUNK - 1) / NORM_CHUNK;
+  double local[2 * 64], *part = chunks <= 64 ? local : malloc((size_t)chunks * 2 * sizeof *part);
+  if (!part) { /* out of memory: serial, still deterministic */
+    chunks = 1;
+    part = local;
+  }
+  int64_t per = chunks == 1 ? n : NORM_CHUNK;
+#pragma omp parallel for schedule(static) if (chunks > 1)
+  for (int64_t c = 0; c < chunks; c++) {
+    double a = 0, b = 0;
+    int64_t end = c + 1 == chunks ? n : (c + 1) * per;
+    for (int64_t i = c * per; i < end; i++) {
+      a += (double)x[i] * x[i];
+      if (g) {
+        float gi = g[i] + wd * x[i];
+        b += (double)gi * gi;
+      }
+    }
+    part[2 * c] = a;
+    part[2 * c + 1] = b;
+  }
+  *sx = *sg = 0;
+  for (int64_t c = 0; c < chunks; c++) {
+    *sx += part[2 * c];
+    *sg += part[2 * c + 1];
+  }
+  if (part != local) free(part);
+}
+
 static void lars_param(const eq_optim_config *c, float *restrict p, const float *restrict g, float *restrict b, int64_t n,
                        double lr, double wd, bool adapt) {
   double pn = 0, gn = 0;
   const float fwd = (float)wd;
-  if (adapt) {
-#pragma omp parallel for reduction(+ : pn, gn) schedule(static) if (n > 65536)
-    for (int64_t i = 0; i < n; i++) {
-      float gi = g[i] + fwd * p[i];
-      pn += (double)p[i] * p[i];
-      gn += (double)gi * gi;
-    }
-  }
+  if (adapt) sum_squares(p, g, fwd, n, &pn, &gn);
   pn = sqrt(pn);
   gn = sqrt(gn);
   const float q = (float)(adapt && pn > 0 && gn > 0 ? c->trust_coefficient * pn / gn : 1.0);
@@ -170,10 +197,8 @@ double eq_lr_cosine(int64_t step, int64_t total, int64_t warmup, double base_lr,
 }
 
 double eq_grad_norm(const eq_params *P) {
-  double s = 0;
-  const float *g = P->grad;
-#pragma omp parallel for reduction(+ : s) schedule(static) if (P->numel > 65536)
-  for (int64_t i = 0; i < P->numel; i++) s += (double)g[i] * g[i];
+  double s, unused;
+  sum_squares(P->grad, NULL, 0, P->numel, &s, &unused);
   return sqrt(s);
 }
 

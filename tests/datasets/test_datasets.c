@@ -298,6 +298,24 @@ static void test_3diebench(void) {
   }
 }
 
+/* A corrupt .npy header declaring a huge shape is refused before any
+ * allocation (fuzz_npy found this as an out-of-memory). */
+static void test_npy_huge_shape(void) {
+  char hdr[128];
+  int64_t shape[3] = {19, 7370955, 1 << 20};
+  size_t n = eq_npy_format_header(hdr, sizeof hdr, "|u1", 3, shape);
+  CHECK(n > 0);
+  write_bytes(P("huge.npy", ""), hdr, n);
+  eq_npy_info info;
+  void *data = NULL;
+  CHECK(eq_npy_load(P("huge.npy", ""), &info, &data) == EQ_ERR_FORMAT && data == NULL);
+  CHECK(strstr(eq_error_message(), "huge.npy") && strstr(eq_error_message(), "truncated"));
+  int64_t over[3] = {INT64_MAX / 2, 4, 1};
+  n = eq_npy_format_header(hdr, sizeof hdr, "<f4", 3, over);
+  write_bytes(P("over.npy", ""), hdr, n);
+  CHECK(eq_npy_load(P("over.npy", ""), &info, &data) == EQ_ERR_FORMAT && data == NULL);
+}
+
 static void test_patches(void) {
   eq_mkdirs(P("photos/more", ""));
   eq_image a = make_image(40, 30, 1), b = make_image(16, 16, 2);
@@ -372,6 +390,7 @@ int main(void) {
   test_image_folder();
   test_3diebench();
   test_patches();
+  test_npy_huge_shape();
   test_open_by_config();
   char cmd[600];
   snprintf(cmd, sizeof cmd, "rm -rf %s", dir);

@@ -128,6 +128,12 @@ static void test_jpeg_encode(void) {
   CHECK_MSG(err / (32 * 24 * 3) < 3.0, "mean abs JPEG error %g", err / (32 * 24 * 3));
   eq_image_free(&back);
   free(bytes);
+  char p[512];
+  snprintf(p, sizeof p, "%s/w.jpg", dir);
+  CHECK(eq_image_write_jpeg(p, &img, 90) == EQ_OK);
+  CHECK(eq_image_read(p, 0, &back) == EQ_OK && back.width == 32 && back.channels == 3);
+  eq_image_free(&back);
+  CHECK(eq_image_write_jpeg(p, &img, 0) == EQ_ERR_VALUE && strstr(eq_error_message(), "w.jpg"));
   eq_image_free(&img);
 }
 

@@ -1,6 +1,7 @@
 /* Float64 finite-difference checks of every NN op's backward, including
  * non-contiguous inputs, groups, dilation, stride, padding, output_padding,
  * batch tiles (N > threads with small maps) and masks. */
+#include <stdint.h>
 #include <string.h>
 
 #include "eq_test.h"
@@ -88,6 +89,35 @@ static eq_tensor *f_att(eq_tensor *const *in, void *ctx) {
   return eq_attention(in[0], in[1], in[2], c->mask, c->scale);
 }
 
+/* q, k, v selected from one permuted projection [N, T, 3, heads, hd], as a
+ * ViT does: strided views used in place; ctx: an optional mask. */
+static eq_tensor *f_att_qkv(eq_tensor *const *in, void *ctx) {
+  eq_tensor *p = eq_permute(in[0], (int[]){2, 0, 3, 1, 4}); /* [3, N, heads, T, hd] */
+  return eq_attention(eq_select(p, 0, 0), eq_select(p, 0, 1), eq_select(p, 0, 2), ctx, 0);
+}
+static eq_tensor *f_att_expanded(eq_tensor *const *in, void *ctx) {
+  /* k broadcast over the heads (stride 0) and rows of stride 0: copied */
+  eq_tensor *k = eq_expand(eq_unsqueeze(in[1], 1), EQ_DIMS(2, 3, 6, 4));
+  eq_tensor *v = eq_expand(eq_unsqueeze(in[2], 2), EQ_DIMS(2, 3, 6, 3));
+  return eq_attention(in[0], k, v, NULL, 0);
+}
+
+/* One tensor in several roles: the second gradient contribution must
+ * accumulate onto the first (which may have been written fresh). */
+static eq_tensor *f_shared(eq_tensor *const *in, void *ctx) {
+  eq_tensor *x = in[0];
+  switch ((int)(intptr_t)ctx) {
+  case 0: return eq_linear(x, x, NULL);                                 /* x x^T */
+  case 1: return eq_attention(x, x, x, NULL, 0);                        /* self-attention */
+  case 2: return eq_conv2d(x, x, NULL, &(eq_conv2d_params){{1, 1}, {1, 1}, {1, 1}, 1, {0, 0}});
+  case 3: return eq_layer_norm(x, x, x, 1e-5);                          /* 1-d: one row */
+  default: {
+    eq_tensor *wb = eq_select(x, 0, 0); /* one view as weight and bias */
+    return eq_batch_norm(x, wb, wb, NULL, NULL, true, 0.1, 1e-5);
+  }
+  }
+}
+
 int main(void) {
   eq_tensor *in[3];
 
@@ -165,6 +195,10 @@ int main(void) {
     in[0] = PARAM(95 + i, 6, 4), in[1] = PARAM(96 + i, 4), in[2] = PARAM(97 + i, 4);
     snprintf(name, sizeof name, "batch_norm 2-d case %d", i);
     check(name, f_bn, &c, 3, in);
+    /* planes of 20 values: the plane-streaming path */
+    in[0] = PARAM(200 + i, 2, 3, 4, 5), in[1] = PARAM(210 + i, 3), in[2] = PARAM(220 + i, 3);
+    snprintf(name, sizeof name, "batch_norm planes case %d", i);
+    check(name, f_bn, &c, 3, in);
   }
   /* layer norm on a transposed (non-contiguous) input */
   for (int i = 0; i < 2; i++) {
@@ -189,8 +223,25 @@ int main(void) {
     in[0] = PARAM(110, 2, 3, 5, 4), in[1] = PARAM(111, 2, 3, 6, 4), in[2] = PARAM(112, 2, 3, 6, 3);
     c.mask = eq_rand_normal(EQ_F64, EQ_DIMS(5, 6), 0, 1, 113, 0);
     check("attention float mask", f_att, &c, 3, in);
+    in[0] = PARAM(114, 2, 5, 3, 2, 4);
+    check("attention strided qkv", f_att_qkv, NULL, 1, in);
+    in[0] = PARAM(115, 2, 5, 3, 2, 4);
+    eq_tensor *bm2 = eq_zeros(EQ_BOOL, EQ_DIMS(2, 1, 5, 5));
+    for (int64_t e = 0; e < 50; e++) eq_set_flat(bm2, e, ((e * 3) % 4) != 0);
+    check("attention strided qkv, bool mask", f_att_qkv, bm2, 1, in);
+    eq_tensor_free(bm2);
+    in[0] = PARAM(116, 2, 3, 5, 4), in[1] = PARAM(117, 2, 6, 4), in[2] = PARAM(118, 2, 3, 3);
+    check("attention expanded k, v", f_att_expanded, NULL, 3, in);
     eq_tensor_free(bm);
     eq_tensor_free(c.mask);
+  }
+  const int64_t shared_shape[][4] = {{5, 4}, {2, 5, 4}, {2, 2, 3, 3}, {6}, {3, 3}};
+  const int shared_nd[] = {2, 3, 4, 1, 2};
+  for (int i = 0; i < 5; i++) {
+    in[0] = param(shared_nd[i], shared_shape[i], 300 + i);
+    char name[64];
+    snprintf(name, sizeof name, "shared input case %d", i);
+    check(name, f_shared, (void *)(intptr_t)i, 1, in);
   }
   return EQ_TEST_SUMMARY();
 }

@@ -135,8 +135,8 @@ int main(void) {
   const char *pools[] = {"maxpool", "avgpool_pad", "avgpool_nopad", "adaptive", "nearest",
                          "nearest2x", "bilinear", "bilinear_ac", "bilinear_down"};
   for (int i = 0; i < 9; i++) run_case(pools[i], op_pool, 1, xwb, 1e-5, 1e-6);
-  const char *bns[] = {"bn4d", "bn2d", "bn_eval"};
-  for (int i = 0; i < 3; i++) {
+  const char *bns[] = {"bn4d", "bn2d", "bn_eval", "bn_planes"};
+  for (int i = 0; i < 4; i++) {
     bn_rm = load(bns[i], "rm_in");
     bn_rv = load(bns[i], "rv_in");
     run_case(bns[i], op_bn, 3, xwb, 1e-4, 1e-5);

@@ -203,7 +203,77 @@ static void test_matmul(void) {
   for (size_t i = 0; i < sizeof all / sizeof *all; i++) eq_tensor_free(all[i]);
 }
 
+/* ---- shape ops, softmax, normalisation, dropout, losses */
+
+static eq_tensor *concat_fn(eq_tensor *const *in, void *ctx) {
+  eq_tensor *parts[3] = {in[0], eq_transpose(in[1], 0, 1), in[2]};
+  return eq_concat(3, parts, 1);
+}
+static eq_tensor *concat_many_fn(eq_tensor *const *in, void *ctx) {
+  /* More inputs than a tape node holds: grouped concatenation. */
+  eq_tensor *parts[9];
+  for (int k = 0; k < 9; k++) parts[k] = eq_slice(in[0], 0, k % 3, k % 3 + 1, 1);
+  return eq_concat(9, parts, 0);
+}
+static eq_tensor *stack_fn(eq_tensor *const *in, void *ctx) {
+  eq_tensor *parts[2] = {in[0], eq_mul(in[0], in[0])};
+  return eq_stack(2, parts, 1);
+}
+static eq_tensor *split_fn(eq_tensor *const *in, void *ctx) {
+  eq_tensor *pieces[3];
+  if (eq_split(in[0], 1, 3, (int64_t[]){1, 3, 2}, pieces)) return NULL;
+  eq_tensor *swapped[3] = {pieces[2], eq_exp(pieces[0]), pieces[1]};
+  return eq_concat(3, swapped, 1);
+}
+static eq_tensor *index_select_fn(eq_tensor *const *in, void *ctx) {
+  eq_tensor *idx = eq_from_data(EQ_I64, EQ_DIMS(4), (int64_t[]){2, 0, 2, -1});
+  return eq_index_select(in[0], *(int *)ctx, idx);
+}
+static eq_tensor *gather_fn(eq_tensor *const *in, void *ctx) {
+  eq_tensor *idx = eq_from_data(EQ_I64, EQ_DIMS(3, 3), (int64_t[]){0, 0, 3, 1, 2, 1, 3, 3, 3});
+  return eq_gather(eq_transpose(in[0], 0, 1), 1, idx); /* [3, 4] view of a [4, 3] input */
+}
+static eq_tensor *softmax_fn(eq_tensor *const *in, void *ctx) { return eq_softmax(in[0], *(int *)ctx); }
+static eq_tensor *log_softmax_fn(eq_tensor *const *in, void *ctx) { return eq_log_softmax(in[0], *(int *)ctx); }
+static eq_tensor *l2n_fn(eq_tensor *const *in, void *ctx) { return eq_l2_normalize(in[0], *(int *)ctx, 1e-12); }
+static eq_tensor *dropout_fn(eq_tensor *const *in, void *ctx) { return eq_dropout(in[0], 0.3, true, 7, 1); }
+static eq_tensor *ce_fn(eq_tensor *const *in, void *ctx) {
+  eq_tensor *t = eq_from_data(EQ_I64, EQ_DIMS(4), (int64_t[]){1, 9, 0, 4});
+  return eq_cross_entropy(in[0], t, 0.1, 9);
+}
+static eq_tensor *ce3_fn(eq_tensor *const *in, void *ctx) {
+  eq_tensor *t = eq_from_data(EQ_I64, EQ_DIMS(2, 3), (int64_t[]){0, 2, 1, 1, 1, 0});
+  return eq_cross_entropy(in[0], t, 0.0, -1);
+}
+static eq_tensor *mse_fn(eq_tensor *const *in, void *ctx) { return eq_mse_loss(in[0], in[1]); }
+static eq_tensor *smooth_l1_fn(eq_tensor *const *in, void *ctx) { return eq_smooth_l1_loss(in[0], in[1], 0.5); }
+
+static void test_nn_ops(void) {
+  eq_tensor *a = param(EQ_DIMS(3, 2), 51), *b = param(EQ_DIMS(4, 3), 52), *c = param(EQ_DIMS(3, 1), 53);
+  eq_tensor *x = param(EQ_DIMS(3, 6), 54), *y = param(EQ_DIMS(3, 6), 55), *sq = param(EQ_DIMS(4, 3), 56);
+  eq_tensor *logits = param(EQ_DIMS(4, 5), 57), *logits3 = param(EQ_DIMS(2, 3, 3), 58);
+  GRADCHECK(concat_fn, NULL, 3, a, b, c);
+  GRADCHECK(concat_many_fn, NULL, 1, a);
+  GRADCHECK(stack_fn, NULL, 1, a);
+  GRADCHECK(split_fn, NULL, 1, x);
+  for (int axis = 0; axis < 2; axis++) {
+    GRADCHECK(index_select_fn, &axis, 1, sq);
+    GRADCHECK(softmax_fn, &axis, 1, x);
+    GRADCHECK(log_softmax_fn, &axis, 1, x);
+    GRADCHECK(l2n_fn, &axis, 1, x);
+  }
+  GRADCHECK(gather_fn, NULL, 1, sq);
+  GRADCHECK(dropout_fn, NULL, 1, x);
+  GRADCHECK(ce_fn, NULL, 1, logits);
+  GRADCHECK(ce3_fn, NULL, 1, logits3);
+  GRADCHECK(mse_fn, NULL, 2, x, y);
+  GRADCHECK(smooth_l1_fn, NULL, 2, x, y);
+  eq_tensor *all[] = {a, b, c, x, y, sq, logits, logits3};
+  for (size_t i = 0; i < sizeof all / sizeof *all; i++) eq_tensor_free(all[i]);
+}
+
 int main(void) {
+  test_nn_ops();
   test_elementwise();
   test_reductions();
   test_matmul();

@@ -178,6 +178,145 @@ static void test_matmul(void) {
   }
 }
 
+static void test_softmax_losses(void) {
+  eq_tensor *x = ref_load("sm_x");
+  if (!x) return;
+  eq_set_requires_grad(x, true);
+  eq_tensor *out = eq_softmax(x, 1);
+  ref_check("softmax", out, "sm_softmax_1", 2e-6, 1e-7);
+  ref_check_grads("softmax", out, 1, &x, "sm_softmax_1", 1e-5, 1e-6);
+  next_case(1, &x);
+  out = eq_log_softmax(x, 0);
+  ref_check("log_softmax", out, "sm_log_softmax_0", 2e-6, 1e-6);
+  ref_check_grads("log_softmax", out, 1, &x, "sm_log_softmax_0", 1e-5, 1e-6);
+  next_case(1, &x);
+  out = eq_l2_normalize(x, 1, 1e-12);
+  ref_check("l2_normalize", out, "sm_l2n_1", 2e-6, 1e-7);
+  ref_check_grads("l2_normalize", out, 1, &x, "sm_l2n_1", 1e-5, 1e-6);
+  next_case(1, &x);
+  eq_tensor_free(x);
+
+  eq_tensor *logits = ref_load("ce_logits"), *target = ref_load("ce_target");
+  if (logits && target) {
+    eq_set_requires_grad(logits, true);
+    out = eq_cross_entropy(logits, target, 0.0, 255);
+    ref_check("cross_entropy", out, "ce_plain", 2e-6, 1e-6);
+    CHECK(eq_backward(out) == EQ_OK);
+    ref_check("cross_entropy grad", logits->grad, "ce_plain_g0", 1e-5, 1e-7);
+    next_case(1, &logits);
+    out = eq_cross_entropy(logits, target, 0.1, 255);
+    ref_check("cross_entropy smoothed", out, "ce_smooth", 2e-6, 1e-6);
+    CHECK(eq_backward(out) == EQ_OK);
+    ref_check("cross_entropy smoothed grad", logits->grad, "ce_smooth_g0", 1e-5, 1e-7);
+    next_case(1, &logits);
+    /* A target outside [0, C) that is not ignore_index is an error. */
+    eq_error_clear();
+    CHECK(eq_cross_entropy(logits, target, 0.0, -1) == NULL && eq_error_code() == EQ_ERR_VALUE &&
+          strstr(eq_error_message(), "255"));
+  }
+  eq_tensor_free(logits);
+  eq_tensor_free(target);
+  eq_tensor *l3 = ref_load("ce3_logits"), *t3 = ref_load("ce3_target");
+  if (l3 && t3) {
+    eq_set_requires_grad(l3, true);
+    out = eq_cross_entropy(l3, t3, 0.2, -1);
+    ref_check("cross_entropy [N, C, d]", out, "ce3", 2e-6, 1e-6);
+    CHECK(eq_backward(out) == EQ_OK);
+    ref_check("cross_entropy [N, C, d] grad", l3->grad, "ce3_g0", 1e-5, 1e-7);
+    next_case(1, &l3);
+  }
+  eq_tensor_free(l3);
+  eq_tensor_free(t3);
+  eq_tensor *reg[2] = {ref_load("reg_input"), ref_load("reg_target")};
+  if (reg[0] && reg[1]) {
+    eq_set_requires_grad(reg[0], true);
+    eq_set_requires_grad(reg[1], true);
+    out = eq_mse_loss(reg[0], reg[1]);
+    ref_check("mse_loss", out, "reg_mse", 2e-6, 1e-7);
+    CHECK(eq_backward(out) == EQ_OK);
+    ref_check("mse_loss grad input", reg[0]->grad, "reg_mse_g0", 1e-5, 1e-7);
+    ref_check("mse_loss grad target", reg[1]->grad, "reg_mse_g1", 1e-5, 1e-7);
+    next_case(2, reg);
+    out = eq_smooth_l1_loss(reg[0], reg[1], 0.5);
+    ref_check("smooth_l1_loss", out, "reg_smooth_l1", 2e-6, 1e-7);
+    CHECK(eq_backward(out) == EQ_OK);
+    ref_check("smooth_l1_loss grad input", reg[0]->grad, "reg_smooth_l1_g0", 1e-5, 1e-7);
+    ref_check("smooth_l1_loss grad target", reg[1]->grad, "reg_smooth_l1_g1", 1e-5, 1e-7);
+    next_case(2, reg);
+  }
+  eq_tensor_free(reg[0]);
+  eq_tensor_free(reg[1]);
+}
+
+static void test_indexing(void) {
+  eq_tensor *x = ref_load("gather_x"), *gi = ref_load("gather_index"), *si = ref_load("isel_index");
+  if (x && gi && si) {
+    eq_set_requires_grad(x, true);
+    eq_tensor *out = eq_gather(x, 1, gi);
+    ref_check("gather", out, "gather", 0, 0);
+    ref_check_grads("gather", out, 1, &x, "gather", 1e-6, 1e-7);
+    next_case(1, &x);
+    out = eq_index_select(x, 1, si);
+    ref_check("index_select", out, "isel", 0, 0);
+    ref_check_grads("index_select", out, 1, &x, "isel", 1e-6, 1e-7);
+    next_case(1, &x);
+    eq_error_clear();
+    eq_tensor *bad = eq_from_data(EQ_I64, EQ_DIMS(1), (int64_t[]){4});
+    CHECK(eq_index_select(x, 1, bad) == NULL && eq_error_code() == EQ_ERR_VALUE);
+    next_case(1, &x);
+  }
+  eq_tensor_free(x);
+  eq_tensor_free(gi);
+  eq_tensor_free(si);
+  /* concat / stack / split: exact copies */
+  eq_tensor *a = eq_arange(EQ_F32, 6), *b = eq_arange(EQ_I32, 4);
+  eq_tensor *a2 = eq_reshape(a, EQ_DIMS(2, 3)), *b2 = eq_reshape(b, EQ_DIMS(2, 2));
+  eq_tensor *cat = eq_concat(2, (eq_tensor *[]){a2, b2}, 1);
+  CHECK(cat && cat->dtype == EQ_F32 && cat->shape[1] == 5 && eq_get_flat(cat, 3) == 0 && eq_get_flat(cat, 9) == 3 &&
+        eq_get_flat(cat, 5) == 3);
+  eq_tensor *st = eq_stack(2, (eq_tensor *[]){a2, a2}, 2);
+  CHECK(st && st->ndim == 3 && st->shape[2] == 2 && eq_get_flat(st, 5) == 2);
+  eq_tensor *pieces[2];
+  CHECK(eq_split(cat, 1, 2, (int64_t[]){4, 1}, pieces) == EQ_OK && pieces[1]->shape[1] == 1 &&
+        eq_get_flat(pieces[1], 1) == 3 && pieces[0]->storage == cat->storage);
+  eq_error_clear();
+  CHECK(eq_split(cat, 1, 2, (int64_t[]){4, 2}, pieces) == EQ_ERR_SHAPE && strstr(eq_error_message(), "[2, 5]"));
+  CHECK(eq_concat(2, (eq_tensor *[]){a2, eq_arange(EQ_F32, 3)}, 0) == NULL && eq_error_code() == EQ_ERR_SHAPE);
+  next_case(0, NULL);
+  eq_tensor_free(a);
+  eq_tensor_free(b);
+}
+
+static void test_dropout(void) {
+  int64_t n = 100000;
+  eq_tensor *x = eq_ones(EQ_F32, 1, &n);
+  eq_tensor *d = eq_dropout(x, 0.25, true, 42, 3);
+  int64_t kept = 0;
+  bool scaled = true;
+  for (int64_t i = 0; i < n; i++) {
+    double v = eq_get_flat(d, i);
+    if (v != 0) {
+      kept++;
+      scaled &= fabs(v - 1 / 0.75) < 1e-6;
+    }
+  }
+  CHECK(scaled);
+  CHECK_CLOSE((double)kept / (double)n, 0.75, 0.01, 0);
+  /* The mask is a pure function of (seed, stream, index). */
+  eq_tensor *head = eq_dropout(eq_slice(x, 0, 0, 1000, 1), 0.25, true, 42, 3);
+  bool same = true;
+  for (int64_t i = 0; i < 1000; i++) same &= eq_get_flat(head, i) == eq_get_flat(d, i);
+  CHECK(same);
+  eq_tensor *other = eq_dropout(x, 0.25, true, 42, 4);
+  int64_t differ = 0;
+  for (int64_t i = 0; i < n; i++) differ += (eq_get_flat(other, i) != 0) != (eq_get_flat(d, i) != 0);
+  CHECK(differ > n / 5);
+  eq_tensor *eval = eq_dropout(x, 0.25, false, 42, 3);
+  CHECK(eval && eq_sum_all_double(eval) == (double)n);
+  CHECK(eq_dropout(x, 1.5, true, 1, 1) == NULL && eq_error_code() == EQ_ERR_VALUE);
+  next_case(0, NULL);
+}
+
 int main(void) {
   arena = eq_arena_new(1 << 20);
   eq_arena_set_current(arena);
@@ -185,6 +324,9 @@ int main(void) {
   test_binary();
   test_reductions();
   test_matmul();
+  test_softmax_losses();
+  test_indexing();
+  test_dropout();
   eq_arena_set_current(NULL);
   eq_arena_free(arena);
   return EQ_TEST_SUMMARY();

@@ -1,6 +1,8 @@
 /* eq_attention: fused scaled dot-product attention. The forward keeps only
  * the row log-sum-exp; the backward recomputes the probabilities block by
- * block, so memory is O(L) per row instead of the Lq x Lk matrix. */
+ * block, so memory is O(L) per row instead of the Lq x Lk matrix. Inputs
+ * whose last dim is contiguous are used in place, whatever their other
+ * strides (e.g. q, k, v selected from a permuted qkv projection). */
 #include <math.h>
 #include <stdio.h>
 
@@ -9,22 +11,48 @@
 typedef struct att_ctx {
   int64_t B, Lq, Lk, D, Dv;
   double scale;
-  /* mask broadcast to [lead..., Lq, Lk]: element strides, 0 where broadcast */
+  int nlead;
+  int64_t lead_shape[EQ_MAX_DIMS];
+  /* element strides of the leading dims of q, k, v and the mask (0 where
+   * the mask broadcasts), and the row strides of q, k, v */
+  int64_t lead_stride[4][EQ_MAX_DIMS], ld[3];
   const void *mask;
   bool mask_bool;
   size_t mask_elem;
-  int nlead;
-  int64_t lead_shape[EQ_MAX_DIMS], mstride_lead[EQ_MAX_DIMS], mstride_q, mstride_k;
+  int64_t mstride_q, mstride_k;
   double *lse; /* [B * Lq], after the struct */
 } att_ctx;
 
-static int64_t mask_offset(const att_ctx *c, int64_t b) {
+/* Element offset of batch entry b in operand `which` (0 q, 1 k, 2 v, 3 mask). */
+static int64_t lead_off(const att_ctx *c, int which, int64_t b) {
   int64_t off = 0;
   for (int d = c->nlead - 1; d >= 0; d--) {
-    off += (b % c->lead_shape[d]) * c->mstride_lead[d];
+    off += (b % c->lead_shape[d]) * c->lead_stride[which][d];
     b /= c->lead_shape[d];
   }
   return off;
+}
+
+/* exp for float rows: Cody-Waite reduction and a degree-6 polynomial
+ * (relative error ~2e-7), written so the row loops vectorise (libm's expf
+ * is a scalar call per element). Underflows to 0 below -87.3. */
+static inline float fast_expf(float x) {
+  const float log2e = 1.44269504f, ln2_hi = 0.693145752f, ln2_lo = 1.42860677e-06f;
+  float xc = x < -87.3f ? -87.3f : (x > 88.7f ? 88.7f : x);
+  /* round to nearest by the 1.5 * 2^23 trick: vectorises, unlike roundf */
+  float n = (xc * log2e + 12582912.0f) - 12582912.0f;
+  float r = xc - n * ln2_hi - n * ln2_lo;
+  float p = 1.0f / 720;
+  p = p * r + 1.0f / 120;
+  p = p * r + 1.0f / 24;
+  p = p * r + 1.0f / 6;
+  p = p * r + 0.5f;
+  p = p * r + 1.0f;
+  p = p * r + 1.0f;
+  int32_t e = ((int32_t)n + 127) << 23;
+  float scale;
+  memcpy(&scale, &e, sizeof scale);
+  return x < -87.3f ? 0.0f : p * scale;
 }
 
 /* Query rows per block: the score block (rows x Lk) stays within ~128 KB. */
@@ -36,7 +64,7 @@ static int64_t att_block(int64_t Lk) {
 #define T float
 #define SFX _f32
 #define GEMM eq_nn_gemm_f32
-#define EXP expf
+#define EXP fast_expf
 #include "ops/nn/attention_kernels.inc"
 #undef T
 #undef SFX
@@ -61,15 +89,17 @@ static size_t bwd_workspace(const att_ctx *c, size_t es) {
 static eq_status att_backward(eq_node *node) {
   const att_ctx *c = node->ctx;
   eq_tensor *q = node->inputs[0], *k = node->inputs[1], *v = node->inputs[2], *dout = node->out->grad;
-  eq_tensor *dq = eq_nn_grad_of(node, 0), *dk = eq_nn_grad_of(node, 1), *dv = eq_nn_grad_of(node, 2);
-  if ((q->requires_grad && !dq) || (k->requires_grad && !dk) || (v->requires_grad && !dv)) return eq_error_code();
+  bool fresh[3];
+  eq_tensor *g[3];
+  if (eq_nn_grads_for_write(node, 3, g, fresh)) return eq_error_code();
+  eq_tensor *dq = g[0], *dk = g[1], *dv = g[2];
   if (!eq_nn_workspace(bwd_workspace(c, eq_dtype_size(q->dtype)))) return eq_error_code();
   if (q->dtype == EQ_F32)
     att_bwd_f32(c, eq_f32(q), eq_f32(k), eq_f32(v), eq_f32(node->out), eq_f32(dout), c->lse, dq ? eq_f32(dq) : NULL,
-                dk ? eq_f32(dk) : NULL, dv ? eq_f32(dv) : NULL);
+                dk ? eq_f32(dk) : NULL, dv ? eq_f32(dv) : NULL, fresh);
   else
     att_bwd_f64(c, eq_f64(q), eq_f64(k), eq_f64(v), eq_f64(node->out), eq_f64(dout), c->lse, dq ? eq_f64(dq) : NULL,
-                dk ? eq_f64(dk) : NULL, dv ? eq_f64(dv) : NULL);
+                dk ? eq_f64(dk) : NULL, dv ? eq_f64(dv) : NULL, fresh);
   return EQ_OK;
 }
 
@@ -94,7 +124,7 @@ static eq_status mask_strides(const eq_tensor *mask, const eq_tensor *q, att_ctx
     else
       goto bad;
   }
-  for (int d = 0; d < c->nlead; d++) c->mstride_lead[d] = st[d];
+  for (int d = 0; d < c->nlead; d++) c->lead_stride[3][d] = st[d];
   c->mstride_q = st[full - 2];
   c->mstride_k = st[full - 1];
   return EQ_OK;
@@ -139,8 +169,20 @@ eq_tensor *eq_attention(eq_tensor *q, eq_tensor *k, eq_tensor *v, eq_tensor *mas
     c.mask = eq_data_ptr(mask);
     c.mask_elem = eq_dtype_size(mask->dtype);
   }
-  eq_tensor *qc = eq_nn_contig(q), *kc = eq_nn_contig(k), *vc = eq_nn_contig(v);
-  if (!qc || !kc || !vc) return NULL;
+  eq_tensor *qkv[3] = {q, k, v};
+  for (int t = 0; t < 3; t++) {
+    eq_tensor *a = qkv[t];
+    int nd = a->ndim;
+    /* rows must be contiguous and strides non-negative for the GEMMs */
+    int64_t cols = a->shape[nd - 1] > 1 ? a->shape[nd - 1] : 1;
+    bool usable = (a->stride[nd - 1] == 1 || a->shape[nd - 1] <= 1) &&
+                  (a->shape[nd - 2] <= 1 || a->stride[nd - 2] >= cols);
+    for (int d = 0; d < nd; d++) usable = usable && a->stride[d] >= 0;
+    if (!usable && !(qkv[t] = a = eq_contiguous(a))) return NULL;
+    for (int d = 0; d < c.nlead; d++) c.lead_stride[t][d] = a->stride[d];
+    c.ld[t] = a->shape[nd - 2] > 1 ? a->stride[nd - 2] : cols;
+  }
+  eq_tensor *qc = qkv[0], *kc = qkv[1], *vc = qkv[2];
   int64_t shape[EQ_MAX_DIMS];
   for (int d = 0; d < q->ndim; d++) shape[d] = q->shape[d];
   shape[q->ndim - 1] = c.Dv;

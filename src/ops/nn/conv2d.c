@@ -45,10 +45,12 @@ static void bias_grad(const eq_tensor *dy, eq_tensor *db) {
       if (dy->dtype == EQ_F32) {
         const float *r = eq_f32(dy) + (n * C + c) * L;
         float part = 0;
+#pragma omp simd reduction(+ : part)
         for (int64_t l = 0; l < L; l++) part += r[l];
         s += part;
       } else {
         const double *r = eq_f64(dy) + (n * C + c) * L;
+#pragma omp simd reduction(+ : s)
         for (int64_t l = 0; l < L; l++) s += r[l];
       }
     }

@@ -5,17 +5,24 @@
 #include "ops/nn/conv_geom.h"
 #include "ops/nn/nn_common.h"
 
-/* Valid output columns [lo, hi) for kernel column j: 0 <= ow*sw - pw + j*dw < W. */
-static void ow_range(const eq_conv_geom *g, int64_t j, int64_t *lo, int64_t *hi) {
-  int64_t a = g->pw - j * g->dw;        /* ow*sw >= a */
-  int64_t b = g->W - 1 + g->pw - j * g->dw; /* ow*sw <= b */
-  int64_t l = a <= 0 ? 0 : (a + g->sw - 1) / g->sw;
-  int64_t h = b < 0 ? 0 : b / g->sw + 1;
-  if (h > g->Wo) h = g->Wo;
+/* Output positions o in [0, n) with a <= o*s <= b, as [lo, hi): the taps
+ * of one kernel offset that land inside the input. */
+static void range(int64_t a, int64_t b, int64_t s, int64_t n, int64_t *lo, int64_t *hi) {
+  int64_t l = a <= 0 ? 0 : (a + s - 1) / s;
+  int64_t h = b < 0 ? 0 : b / s + 1;
+  if (h > n) h = n;
   if (l > h) l = h;
   *lo = l;
   *hi = h;
 }
+
+/* GCC turns copy and zero loops into memcpy/memset calls, which cost more
+ * than the copy itself on 16-element rows. */
+#if defined(__GNUC__) && !defined(__clang__)
+#define EQ_NO_LIBCALL_LOOPS __attribute__((optimize("no-tree-loop-distribute-patterns")))
+#else
+#define EQ_NO_LIBCALL_LOOPS
+#endif
 
 typedef struct tile_plan {
   int64_t timg, ntiles;

@@ -18,9 +18,9 @@ typedef struct ln_ctx {
       const T *xr = x + r * D;                                                                               \
       T *yr = y + r * D;                                                                                     \
       T s = 0;                                                                                               \
-      for (int64_t i = 0; i < D; i++) s += xr[i];                                                            \
+      _Pragma("omp simd reduction(+ : s)") for (int64_t i = 0; i < D; i++) s += xr[i];                                                            \
       T m = s / (T)D, q = 0;                                                                                 \
-      for (int64_t i = 0; i < D; i++) q += (xr[i] - m) * (xr[i] - m);                                        \
+      _Pragma("omp simd reduction(+ : q)") for (int64_t i = 0; i < D; i++) q += (xr[i] - m) * (xr[i] - m);                                        \
       T is = (T)(1.0 / sqrt((double)(q / (T)D) + eps));                                                      \
       if (w && b)                                                                                            \
         for (int64_t i = 0; i < D; i++) yr[i] = (xr[i] - m) * is * w[i] + b[i];                              \
@@ -32,7 +32,7 @@ typedef struct ln_ctx {
   }                                                                                                          \
   /* acc: per-thread [2 * D] partial sums (dw then db), nthreads of them. */                                \
   static void bwd##SFX(const T *x, const T *w, const T *dy, T *dx, T *dw, T *db, int64_t rows, int64_t D,    \
-                       const double *mean, const double *rstd, T *acc) {                                     \
+                       const double *mean, const double *rstd, T *acc, const bool *fresh) {                                     \
     _Pragma("omp parallel if (rows * D > 16384)") {                                                         \
       int nt = omp_get_num_threads(), tid = omp_get_thread_num();                                            \
       T *aw = acc + (size_t)tid * 2 * D, *ab = aw + D;                                                       \
@@ -40,7 +40,7 @@ typedef struct ln_ctx {
       _Pragma("omp for schedule(static)") for (int64_t r = 0; r < rows; r++) {                              \
         const T *xr = x + r * D, *gr = dy + r * D;                                                           \
         T m = (T)mean[r], is = (T)rstd[r], s1 = 0, s2 = 0;                                                   \
-        for (int64_t i = 0; i < D; i++) {                                                                    \
+        _Pragma("omp simd reduction(+ : s1, s2)") for (int64_t i = 0; i < D; i++) {                         \
           T xh = (xr[i] - m) * is, g = gr[i] * (w ? w[i] : 1);                                               \
           s1 += g;                                                                                           \
           s2 += g * xh;                                                                                      \
@@ -53,7 +53,7 @@ typedef struct ln_ctx {
           s2 /= (T)D;                                                                                        \
           for (int64_t i = 0; i < D; i++) {                                                                  \
             T xh = (xr[i] - m) * is, g = gr[i] * (w ? w[i] : 1);                                             \
-            o[i] += is * (g - s1 - xh * s2);                                                                 \
+            o[i] = (fresh[0] ? 0 : o[i]) + is * (g - s1 - xh * s2);                                          \
           }                                                                                                  \
         }                                                                                                    \
       }                                                                                                      \
@@ -63,8 +63,8 @@ typedef struct ln_ctx {
           sw += acc[(size_t)t * 2 * D + i];                                                                  \
           sb += acc[(size_t)t * 2 * D + D + i];                                                              \
         }                                                                                                    \
-        if (dw) dw[i] += sw;                                                                                 \
-        if (db) db[i] += sb;                                                                                 \
+        if (dw) dw[i] = (fresh[1] ? 0 : dw[i]) + sw;                                                         \
+        if (db) db[i] = (fresh[2] ? 0 : db[i]) + sb;                                                         \
       }                                                                                                      \
     }                                                                                                        \
   }
@@ -75,19 +75,19 @@ LN_KERNELS(double, _f64)
 static eq_status ln_backward(eq_node *node) {
   const ln_ctx *c = node->ctx;
   eq_tensor *x = node->inputs[0], *w = node->inputs[1], *dy = node->out->grad;
-  eq_tensor *dx = eq_nn_grad_of(node, 0), *dw = eq_nn_grad_of(node, 1), *db = eq_nn_grad_of(node, 2);
-  if (x->requires_grad && !dx) return eq_error_code();
-  if ((w && w->requires_grad && !dw) || (node->inputs[2] && node->inputs[2]->requires_grad && !db))
-    return eq_error_code();
+  bool fresh[3];
+  eq_tensor *g[3];
+  if (eq_nn_grads_for_write(node, 3, g, fresh)) return eq_error_code();
+  eq_tensor *dx = g[0], *dw = g[1], *db = g[2];
   size_t es = eq_dtype_size(x->dtype);
   void *acc = eq_nn_workspace((size_t)omp_get_max_threads() * 2 * (size_t)c->D * es);
   if (!acc) return eq_error_code();
   if (x->dtype == EQ_F32)
     bwd_f32(eq_f32(x), w ? eq_f32(w) : NULL, eq_f32(dy), dx ? eq_f32(dx) : NULL, dw ? eq_f32(dw) : NULL,
-            db ? eq_f32(db) : NULL, c->rows, c->D, c->mean, c->rstd, acc);
+            db ? eq_f32(db) : NULL, c->rows, c->D, c->mean, c->rstd, acc, fresh);
   else
     bwd_f64(eq_f64(x), w ? eq_f64(w) : NULL, eq_f64(dy), dx ? eq_f64(dx) : NULL, dw ? eq_f64(dw) : NULL,
-            db ? eq_f64(db) : NULL, c->rows, c->D, c->mean, c->rstd, acc);
+            db ? eq_f64(db) : NULL, c->rows, c->D, c->mean, c->rstd, acc, fresh);
   return EQ_OK;
 }
 

@@ -15,11 +15,16 @@ static eq_status linear_backward(eq_node *node) {
   eq_tensor *x = node->inputs[0], *w = node->inputs[1], *dy = node->out->grad;
   int64_t in = w->shape[1], out = w->shape[0], m = eq_numel(x) / (in ? in : 1);
   eq_dtype dt = x->dtype;
-  eq_tensor *dx = eq_nn_grad_of(node, 0), *dw = eq_nn_grad_of(node, 1), *db = eq_nn_grad_of(node, 2);
-  if ((x->requires_grad && !dx) || (w->requires_grad && !dw) || (node->n_inputs > 2 && node->inputs[2]->requires_grad && !db))
-    return eq_error_code();
-  if (dx && in) gemm(dt, false, false, m, in, out, eq_data_ptr(dy), out, eq_data_ptr(w), in, 1, eq_data_ptr(dx), in);
-  if (dw && in) gemm(dt, true, false, out, in, m, eq_data_ptr(dy), out, eq_data_ptr(x), in, 1, eq_data_ptr(dw), in);
+  bool fresh[3];
+  eq_tensor *g[3];
+  if (eq_nn_grads_for_write(node, 3, g, fresh)) return eq_error_code();
+  eq_tensor *dx = g[0], *dw = g[1], *db = g[2];
+  bool fx = fresh[0], fw = fresh[1], fb = fresh[2];
+  /* A fresh (uninitialised) buffer is written with beta 0. */
+  if (dx && in) gemm(dt, false, false, m, in, out, eq_data_ptr(dy), out, eq_data_ptr(w), in, !fx, eq_data_ptr(dx), in);
+  if (dw && in) gemm(dt, true, false, out, in, m, eq_data_ptr(dy), out, eq_data_ptr(x), in, !fw, eq_data_ptr(dw), in);
+  if (dx && in && out == 0 && fx) eq_fill_(dx, 0);
+  if (dw && in && m == 0 && fw) eq_fill_(dw, 0);
   if (db) {
     /* Column sums, parallel over column blocks so each thread streams rows. */
 #pragma omp parallel for schedule(static) if (m * out > 65536)
@@ -30,13 +35,13 @@ static eq_status linear_backward(eq_node *node) {
         const float *g = eq_f32(dy);
         for (int64_t r = 0; r < m; r++)
           for (int64_t j = j0; j < j1; j++) acc[j - j0] += g[r * out + j];
-        for (int64_t j = j0; j < j1; j++) eq_f32(db)[j] += acc[j - j0];
+        for (int64_t j = j0; j < j1; j++) eq_f32(db)[j] = (fb ? 0 : eq_f32(db)[j]) + acc[j - j0];
       } else {
         double acc[64] = {0};
         const double *g = eq_f64(dy);
         for (int64_t r = 0; r < m; r++)
           for (int64_t j = j0; j < j1; j++) acc[j - j0] += g[r * out + j];
-        for (int64_t j = j0; j < j1; j++) eq_f64(db)[j] += acc[j - j0];
+        for (int64_t j = j0; j < j1; j++) eq_f64(db)[j] = (fb ? 0 : eq_f64(db)[j]) + acc[j - j0];
       }
     }
   }

@@ -32,3 +32,31 @@ eq_status eq_nn_check(const char *op, const char *what, const eq_tensor *t, int 
   }
   return EQ_OK;
 }
+
+eq_tensor *eq_nn_grad_for_write(eq_node *node, int k, bool *fresh) {
+  *fresh = false;
+  if (k >= node->n_inputs || !node->inputs[k] || !node->inputs[k]->requires_grad) return NULL;
+  eq_tensor *t = node->inputs[k];
+  if (t->grad) return t->grad;
+  bool leaf = t->grad_fn == NULL;
+  eq_arena *prev = leaf ? eq_arena_set_current(NULL) : eq_arena_current();
+  t->grad = eq_empty(t->dtype, t->ndim, t->shape);
+  if (leaf) eq_arena_set_current(prev);
+  *fresh = t->grad != NULL;
+  return t->grad;
+}
+
+eq_status eq_nn_grads_for_write(eq_node *node, int n, eq_tensor **grads, bool *fresh) {
+  for (int k = 0; k < n; k++) {
+    grads[k] = eq_nn_grad_for_write(node, k, &fresh[k]);
+    if (k < node->n_inputs && node->inputs[k] && node->inputs[k]->requires_grad && !grads[k]) return eq_error_code();
+  }
+  for (int k = 0; k < n; k++)
+    for (int j = 0; j < n && fresh[k]; j++)
+      if (j != k && grads[j] == grads[k]) {
+        eq_status st = eq_fill_(grads[k], 0);
+        if (st) return st;
+        fresh[k] = false;
+      }
+  return EQ_OK;
+}

@@ -35,6 +35,18 @@ static inline eq_tensor *eq_nn_grad_of(eq_node *node, int k) {
   return eq_grad_buffer(node->inputs[k]);
 }
 
+/* The gradient buffer of input k for an op that writes every element:
+ * when the input has no gradient yet it is created uninitialised and
+ * *fresh is set (write, don't accumulate: saves zeroing and re-reading a
+ * whole activation), else the existing buffer (accumulate). Placement as
+ * eq_grad_buffer: leaves on the heap, others in the current arena. NULL
+ * when the input needs no gradient, or out of memory (error recorded). */
+eq_tensor *eq_nn_grad_for_write(eq_node *node, int k, bool *fresh);
+/* The same for inputs 0..n-1 at once. One tensor in two input slots shares
+ * one buffer, which is then zeroed and accumulated into, never written
+ * fresh. Returns EQ_OK, or the error when a needed buffer is missing. */
+eq_status eq_nn_grads_for_write(eq_node *node, int n, eq_tensor **grads, bool *fresh);
+
 /* Threads for a parallel loop of `work` independent items. */
 static inline int eq_nn_threads(int64_t items) {
   int t = omp_get_max_threads();

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Training step (forward + backward + SGD momentum 0.9), 64 images of
+# 3x64x64, 128 classes: torchvision ResNet-18 and ViT-Tiny (patch 8, dim 192,
+# depth 6, 3 heads, MLP 768), equivar (bench/train_step.c) against PyTorch
+# (bench/peers/train_step_torch.py, its best CPU configuration), one run each,
+# side by side. One line per case:
+#   case=<name> ranks=1 equivar=<img/s> peer=<img/s> unit=img/s ratio=<equivar/peer>
+# plus a comment line with GFLOP/s (3x the forward MACs x 2) and % of the
+# 227 GFLOP/s 2-core fp32 peak. Env: EQ_BUILD, STEPS (5), WARMUP (2), THREADS (2).
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+build=${EQ_BUILD:-$here/../build}
+steps=${STEPS:-5}
+warmup=${WARMUP:-2}
+threads=${THREADS:-2}
+driver=$build/bench/train_step
+[ -x "$driver" ] || { echo "train-step: $driver not built (cmake --build $build)" >&2; exit 1; }
+# Forward GMAC per image at 64 px (peers.md): ResNet-18 0.148, ViT-Tiny 0.185.
+declare -A gmac=([resnet18]=0.148 [vit-tiny]=0.185)
+field() { sed -n "s/.*$1=\([^ ]*\).*/\1/p"; }
+for model in resnet18 vit-tiny; do
+  eq=$(OMP_NUM_THREADS=$threads "$driver" "$model" 64 "$steps" "$warmup" | field images_per_s)
+  peer=NA
+  if /usr/bin/python3 -c "import torch, torchvision" 2>/dev/null; then
+    peer=$(LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/openblas-openmp${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} \
+           OMP_NUM_THREADS=$threads /usr/bin/python3 "$here/peers/train_step_torch.py" "$model" 64 "$steps" "$warmup" \
+           | field images_per_s)
+  fi
+  ratio=NA
+  [ "$peer" != NA ] && ratio=$(awk -v a="$eq" -v b="$peer" 'BEGIN { printf "%.2f", a / b }')
+  echo "case=train_step_$model ranks=1 equivar=$eq peer=$peer unit=img/s ratio=$ratio"
+  awk -v v="$eq" -v p="$peer" -v g="${gmac[$model]}" 'BEGIN {
+    f = v * 6 * g; printf "# %s: equivar %.1f GFLOP/s (%.0f%% of 227)", "'"$model"'", f, 100 * f / 227
+    if (p != "NA") { q = p * 6 * g; printf ", peer %.1f GFLOP/s (%.0f%%)", q, 100 * q / 227 }
+    printf "\n" }'
+done

@@ -1,0 +1,16 @@
+/* Per-rank k-means kernels; the estimator (kmeans.c) adds the reductions. */
+#ifndef EQ_ALGO_KMEANS_KERNELS_H
+#define EQ_ALGO_KMEANS_KERNELS_H
+
+#include "algo/common.h"
+
+/* For each local row the closest of the k centres C (k x d, f64): labels
+ * (counts label changes into *changed), exact squared distance (mind),
+ * per-cluster sums (k x d) and counts (k), and their total (inertia). Any
+ * output may be NULL. Local: nothing is reduced. */
+void eq_km_assign(const eq_mat *X, const double *C, int64_t k, int64_t *labels, double *mind,
+                  double *sums, double *counts, double *inertia, int64_t *changed);
+/* mind[i] = min(mind[i], |x_i - c_j|^2 over the k centres C). */
+void eq_km_update_mind(const eq_mat *X, const double *C, int64_t k, double *mind);
+
+#endif

@@ -1,0 +1,270 @@
+/* PCA: exact through TSQR + SVD of R, or randomised (Halko, Martinsson &
+ * Tropp 2011) with power iterations; both without forming X - mean. */
+#include <math.h>
+#include <string.h>
+
+#include "algo/linalg.h"
+
+eq_pca_params eq_pca_defaults(int n_components) {
+  eq_pca_params p = {0};
+  p.n_components = n_components;
+  p.solver = EQ_PCA_FULL;
+  p.n_oversamples = 10;
+  p.n_iter = -1;
+  return p;
+}
+
+eq_pca *eq_pca_new(const eq_pca_params *params) {
+  if (!params || params->n_components < 1) {
+    eq_error(EQ_ERR_VALUE, "eq_pca_new: n_components=%d must be >= 1",
+             params ? params->n_components : 0);
+    return NULL;
+  }
+  if (params->solver != EQ_PCA_FULL && params->solver != EQ_PCA_RANDOMIZED) {
+    eq_error(EQ_ERR_VALUE, "eq_pca_new: unknown solver %d", (int)params->solver);
+    return NULL;
+  }
+  if (params->n_oversamples < 0) {
+    eq_error(EQ_ERR_VALUE, "eq_pca_new: n_oversamples=%d < 0", params->n_oversamples);
+    return NULL;
+  }
+  eq_pca *m = eq_calloc(1, sizeof *m);
+  if (m) m->params = *params;
+  else eq_error(EQ_ERR_MEMORY, "eq_pca_new: out of memory");
+  return m;
+}
+
+void eq_pca_free(eq_pca *m) {
+  if (!m) return;
+  eq_tensor_free(m->mean), eq_tensor_free(m->components), eq_tensor_free(m->explained_variance);
+  eq_tensor_free(m->explained_variance_ratio), eq_tensor_free(m->singular_values);
+  eq_free(m);
+}
+
+/* scikit-learn's svd_flip (u-based): the entry of largest magnitude in each
+ * column of U = (X - mean) V^T / s is made positive. U's rows are split, so
+ * each rank offers its largest entry and the ranks agree on the winner. */
+static eq_status flip_signs(const eq_mat *X, const double *mean, double *Vt, int64_t k) {
+  int64_t d = X->d;
+  double *W = eq_malloc((size_t)(d * k) * sizeof(double)), *shift = eq_calloc((size_t)k, sizeof(double));
+  double *U = eq_malloc((size_t)(X->n_local * k + 1) * sizeof(double));
+  struct { double v; int r; } *best = eq_malloc((size_t)k * sizeof(*best));
+  double *sign = eq_malloc((size_t)k * sizeof(double));
+  eq_status st = (W && shift && U && best && sign) ? EQ_OK : eq_error(EQ_ERR_MEMORY, "%s: out of memory", X->op);
+  if (!st) {
+    for (int64_t j = 0; j < d; j++)
+      for (int64_t c = 0; c < k; c++) W[j * k + c] = Vt[c * d + j], shift[c] += mean[j] * Vt[c * d + j];
+    st = eq_mat_xw(X, W, k, shift, U);
+  }
+  for (int64_t c = 0; c < k && !st; c++) {
+    double bv = -1, sv = 1;
+    for (int64_t i = 0; i < X->n_local; i++) {
+      double v = U[i * k + c];
+      if (fabs(v) > bv) bv = fabs(v), sv = v < 0 ? -1 : 1;
+    }
+    best[c].v = bv;
+    best[c].r = X->split ? X->rank : 0;
+    sign[c] = sv;
+  }
+  if (!st && X->split && X->size > 1) {
+    /* the lowest rank holding the maximum decides, as argmax would */
+    if (MPI_Allreduce(MPI_IN_PLACE, best, (int)k, MPI_DOUBLE_INT, MPI_MAXLOC, X->comm) != MPI_SUCCESS)
+      st = eq_error(EQ_ERR_MPI, "%s: MPI_Allreduce(MAXLOC) failed", X->op);
+    for (int64_t c = 0; c < k && !st; c++)
+      if (MPI_Bcast(&sign[c], 1, MPI_DOUBLE, best[c].r, X->comm) != MPI_SUCCESS)
+        st = eq_error(EQ_ERR_MPI, "%s: MPI_Bcast failed", X->op);
+  }
+  for (int64_t c = 0; c < k && !st; c++)
+    if (sign[c] < 0)
+      for (int64_t j = 0; j < d; j++) Vt[c * d + j] = -Vt[c * d + j];
+  eq_free(W), eq_free(shift), eq_free(U), eq_free(best), eq_free(sign);
+  return st;
+}
+
+/* Full: R of X - mean by TSQR, then R = U S Vt. */
+static eq_status fit_full(const eq_mat *X, const double *mean, double *S, double *Vt) {
+  int64_t d = X->d;
+  double *R = eq_malloc((size_t)(d * d) * sizeof(double)), *U = eq_malloc((size_t)(d * d) * sizeof(double));
+  eq_status st = (R && U) ? eq_tsqr_r(X, mean, NULL, NULL, 0, R) : eq_error(EQ_ERR_MEMORY, "%s: out of memory", X->op);
+  if (!st) st = eq_small_svd(X->op, R, d, d, U, S, Vt);
+  eq_free(R), eq_free(U);
+  return st;
+}
+
+/* Randomised: Q spans (X - mean) Omega after power iterations; then the SVD
+ * of the small B = Q^T (X - mean). S and Vt receive l = k + oversamples rows. */
+static eq_status fit_randomized(const eq_mat *X, const eq_pca_params *p, const double *mean,
+                                int64_t l, double *S, double *Vt) {
+  int64_t d = X->d, n = X->n_local;
+  int iters = p->n_iter >= 0 ? p->n_iter : (p->n_components < 0.1 * (double)(X->n < d ? X->n : d) ? 7 : 4);
+  double *Om = eq_malloc((size_t)(d * l) * sizeof(double)), *Y = eq_malloc((size_t)(n * l + 1) * sizeof(double));
+  double *Z = eq_malloc((size_t)(d * l) * sizeof(double)), *shift = eq_malloc((size_t)(l + d) * sizeof(double));
+  double *B = eq_malloc((size_t)(d * l) * sizeof(double)), *Ub = eq_malloc((size_t)(l * l) * sizeof(double));
+  eq_status st = (Om && Y && Z && shift && B && Ub) ? EQ_OK : eq_error(EQ_ERR_MEMORY, "%s: out of memory", X->op);
+  eq_philox g = eq_philox_init(p->seed, 0x706361);
+  for (int64_t i = 0; i < d * l && !st; i++) Om[i] = eq_philox_normal(&g);
+  /* Y = (X - mean) W for a d x l W: X W minus the row mean.W */
+#define XC_TIMES(W)                                                              \
+  do {                                                                           \
+    for (int64_t c = 0; c < l; c++) {                                            \
+      shift[c] = 0;                                                              \
+      for (int64_t j = 0; j < d; j++) shift[c] += mean[j] * (W)[j * l + c];      \
+    }                                                                            \
+    st = eq_mat_xw(X, (W), l, shift, Y);                                         \
+  } while (0)
+  /* Z = (X - mean)^T Y (d x l, reduced): X^T Y minus mean (1^T Y) */
+#define XC_T_TIMES_Y()                                                           \
+  do {                                                                           \
+    st = eq_mat_xtv(X, Y, l, Z);                                                 \
+    for (int64_t c = 0; c < l; c++) shift[c] = 0;                                \
+    for (int64_t i = 0; i < n; i++)                                              \
+      for (int64_t c = 0; c < l; c++) shift[c] += Y[i * l + c];                  \
+    for (int64_t j = 0; j < d; j++)                                              \
+      for (int64_t c = 0; c < l; c++) Z[j * l + c] -= mean[j] * shift[c];        \
+    if (!st) st = eq_mat_sum(X, Z, d * l);                                       \
+  } while (0)
+  if (!st) XC_TIMES(Om);
+  for (int it = 0; it < iters && !st; it++) {
+    st = eq_dist_orth(X, Y, n, l);
+    if (!st) XC_T_TIMES_Y();
+    if (!st) {
+      /* orthonormalise Z (replicated) with the same eigen-based scheme */
+      eq_mat self = *X;
+      self.split = false;
+      self.comm = MPI_COMM_SELF;
+      st = eq_dist_orth(&self, Z, d, l);
+    }
+    if (!st) XC_TIMES(Z);
+  }
+  if (!st) st = eq_dist_orth(X, Y, n, l);
+  if (!st) XC_T_TIMES_Y(); /* Z = B^T, d x l */
+#undef XC_TIMES
+#undef XC_T_TIMES_Y
+  if (!st) {
+    for (int64_t c = 0; c < l; c++)
+      for (int64_t j = 0; j < d; j++) B[c * d + j] = Z[j * l + c];
+    st = eq_small_svd(X->op, B, l, d, Ub, S, Vt);
+  }
+  eq_free(Om), eq_free(Y), eq_free(Z), eq_free(shift), eq_free(B), eq_free(Ub);
+  return st;
+}
+
+eq_status eq_pca_fit(eq_pca *m, eq_rows Xr) {
+  const char *op = "eq_pca_fit";
+  if (!m) return eq_error(EQ_ERR_VALUE, "%s: model is NULL", op);
+  eq_mat X;
+  eq_status st = eq_mat_open(&X, op, "X", Xr, EQ_MAT_FLOAT | EQ_MAT_2D | EQ_MAT_FINITE);
+  if (st) return st;
+  int64_t d = X.d, n = X.n, k = m->params.n_components, r = n < d ? n : d;
+  if (k > r)
+    st = eq_error(EQ_ERR_VALUE, "%s: n_components=%lld > min(n_samples=%lld, n_features=%lld)", op,
+                  (long long)k, (long long)n, (long long)d);
+  else if (n < 2)
+    st = eq_error(EQ_ERR_VALUE, "%s: needs at least 2 samples, got %lld", op, (long long)n);
+  else if (m->params.solver == EQ_PCA_RANDOMIZED && k >= r)
+    st = eq_error(EQ_ERR_VALUE, "%s: the randomised solver needs n_components=%lld < min(n, d)=%lld", op,
+                  (long long)k, (long long)r);
+  if (st) {
+    eq_mat_close(&X);
+    return st;
+  }
+  int64_t l = m->params.solver == EQ_PCA_FULL ? d : (k + m->params.n_oversamples < r ? k + m->params.n_oversamples : r);
+  double *mean = eq_malloc((size_t)d * sizeof(double)), *m2 = eq_malloc((size_t)d * sizeof(double));
+  double *S = eq_malloc((size_t)(l + d) * sizeof(double)), *Vt = eq_malloc((size_t)(l * d) * sizeof(double));
+  if (!mean || !m2 || !S || !Vt) st = eq_error(EQ_ERR_MEMORY, "%s: out of memory", op);
+  st = eq_algo_agree(op, X.comm, st);
+  if (!st) st = eq_mat_moments(&X, mean, m2);
+  if (!st)
+    st = m->params.solver == EQ_PCA_FULL ? fit_full(&X, mean, S, Vt)
+                                         : fit_randomized(&X, &m->params, mean, l, S, Vt);
+  if (!st) st = flip_signs(&X, mean, Vt, k);
+  if (!st) {
+    double total = 0, kept = 0;
+    for (int64_t j = 0; j < d; j++) total += m2[j] / (double)(n - 1);
+    eq_tensor_free(m->mean), eq_tensor_free(m->components), eq_tensor_free(m->explained_variance);
+    eq_tensor_free(m->explained_variance_ratio), eq_tensor_free(m->singular_values);
+    m->mean = eq_algo_f64_1d(d, mean);
+    m->components = eq_algo_f64_2d(k, d, Vt);
+    m->singular_values = eq_algo_f64_1d(k, S);
+    m->explained_variance = eq_algo_f64_1d(k, NULL);
+    m->explained_variance_ratio = eq_algo_f64_1d(k, NULL);
+    if (!m->mean || !m->components || !m->singular_values || !m->explained_variance ||
+        !m->explained_variance_ratio)
+      st = eq_error_code();
+    for (int64_t c = 0; c < k && !st; c++) {
+      double ev = S[c] * S[c] / (double)(n - 1);
+      eq_f64(m->explained_variance)[c] = ev;
+      eq_f64(m->explained_variance_ratio)[c] = total > 0 ? ev / total : 0;
+      kept += ev;
+    }
+    m->noise_variance = k < r ? (total - kept) / (double)(r - k) : 0;
+    if (m->noise_variance < 0) m->noise_variance = 0;
+    m->n_samples = n;
+    m->n_features = d;
+  }
+  eq_free(mean), eq_free(m2), eq_free(S), eq_free(Vt);
+  eq_mat_close(&X);
+  return st;
+}
+
+static eq_status check_fitted(const eq_pca *m, const char *op) {
+  if (!m || !m->components) return eq_error(EQ_ERR_STATE, "%s: the model is not fitted", op);
+  return EQ_OK;
+}
+
+eq_tensor *eq_pca_transform(const eq_pca *m, eq_rows Xr) {
+  const char *op = "eq_pca_transform";
+  if (check_fitted(m, op)) return NULL;
+  eq_mat X;
+  if (eq_mat_open(&X, op, "X", Xr, EQ_MAT_FLOAT | EQ_MAT_2D | EQ_MAT_FINITE)) return NULL;
+  int64_t d = m->n_features, k = m->components->shape[0];
+  eq_status st = X.d != d ? eq_error(EQ_ERR_SHAPE, "%s: X has %lld features, the model %lld", op,
+                                     (long long)X.d, (long long)d)
+                          : EQ_OK;
+  double *W = eq_malloc((size_t)(d * k) * sizeof(double)), *shift = eq_calloc((size_t)k, sizeof(double));
+  double *Z = eq_malloc((size_t)(X.n_local * k + 1) * sizeof(double));
+  if (!st && (!W || !shift || !Z)) st = eq_error(EQ_ERR_MEMORY, "%s: out of memory", op);
+  st = eq_algo_agree(op, X.comm, st);
+  eq_tensor *out = NULL;
+  if (!st) {
+    const double *V = eq_f64(m->components), *mu = eq_f64(m->mean), *ev = eq_f64(m->explained_variance);
+    for (int64_t c = 0; c < k; c++) {
+      double f = m->params.whiten ? 1 / sqrt(ev[c] > 0 ? ev[c] : 1) : 1;
+      for (int64_t j = 0; j < d; j++) W[j * k + c] = V[c * d + j] * f, shift[c] += mu[j] * V[c * d + j] * f;
+    }
+    st = eq_mat_xw(&X, W, k, shift, Z);
+    if (!st) out = eq_algo_result(X.dt, 2, X.n_local, k, Z);
+  }
+  eq_free(W), eq_free(shift), eq_free(Z);
+  eq_mat_close(&X);
+  return out;
+}
+
+eq_tensor *eq_pca_inverse_transform(const eq_pca *m, eq_rows Zr) {
+  const char *op = "eq_pca_inverse_transform";
+  if (check_fitted(m, op)) return NULL;
+  eq_mat Z;
+  if (eq_mat_open(&Z, op, "Z", Zr, EQ_MAT_FLOAT | EQ_MAT_2D | EQ_MAT_FINITE)) return NULL;
+  int64_t d = m->n_features, k = m->components->shape[0];
+  eq_status st = Z.d != k ? eq_error(EQ_ERR_SHAPE, "%s: Z has %lld columns, the model %lld components",
+                                     op, (long long)Z.d, (long long)k)
+                          : EQ_OK;
+  double *W = eq_malloc((size_t)(d * k) * sizeof(double)), *shift = eq_malloc((size_t)d * sizeof(double));
+  double *X = eq_malloc((size_t)(Z.n_local * d + 1) * sizeof(double));
+  if (!st && (!W || !shift || !X)) st = eq_error(EQ_ERR_MEMORY, "%s: out of memory", op);
+  st = eq_algo_agree(op, Z.comm, st);
+  eq_tensor *out = NULL;
+  if (!st) {
+    const double *V = eq_f64(m->components), *mu = eq_f64(m->mean), *ev = eq_f64(m->explained_variance);
+    for (int64_t c = 0; c < k; c++) {
+      double f = m->params.whiten ? sqrt(ev[c] > 0 ? ev[c] : 1) : 1;
+      for (int64_t j = 0; j < d; j++) W[c * d + j] = V[c * d + j] * f;
+    }
+    for (int64_t j = 0; j < d; j++) shift[j] = -mu[j];
+    st = eq_mat_xw(&Z, W, d, shift, X);
+    if (!st) out = eq_algo_result(Z.dt, 2, Z.n_local, d, X);
+  }
+  eq_free(W), eq_free(shift), eq_free(X);
+  eq_mat_close(&Z);
+  return out;
+}
