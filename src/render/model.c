@@ -100,8 +100,8 @@ eq_status eq_render_model_new(eq_mesh *mesh, const char *name, eq_render_model *
       if (!ok) {
         memcpy(n, vn + 3 * (int64_t)tp[k], sizeof n);
         ok = normalize3(n);
-        /* a vertex normal pointing against the face (a fold) is worse than flat */
-        if (ok && n[0] * fn[0] + n[1] * fn[1] + n[2] * fn[2] < 0.2f) ok = 0;
+        /* past ~37 degrees from the face (a crease: cube edges) flat looks right */
+        if (ok && n[0] * fn[0] + n[1] * fn[1] + n[2] * fn[2] < 0.8f) ok = 0;
       }
       if (!ok) memcpy(n, fn, sizeof n);
       memcpy(m->nrm + 9 * t + 3 * k, n, sizeof n);

@@ -1,6 +1,6 @@
 /* The 3DIEBench scene factors: latent sampling, rotations (Euler xyz,
  * quaternions, slerp) and colours. Trigonometry here uses equivar's own
- * polynomials (only +, *, / and rint) instead of libm, whose results may
+ * polynomials (only +, *, /, sqrt and rint) instead of libm, whose results may
  * differ in the last bit between CPUs (glibc picks FMA variants at run time):
  * rendered bytes must not depend on the machine. */
 #include <math.h>
@@ -129,6 +129,14 @@ void eq_euler_xyz_to_matrix(const float e[3], double m[9]) {
   quat_to_matrix(q, m);
 }
 
+/* atan2 from det_atan_pos: the same quadrant rules as libm's. */
+static double det_atan2(double y, double x) {
+  if (y == 0 && x == 0) return 0.0;
+  double a = det_atan_pos(fabs(y), fabs(x));
+  if (x < 0) a = PI - a;
+  return y < 0 ? -a : a;
+}
+
 void eq_quat_to_euler_xyz(const double q[4], float e[3]) {
   double m[9];
   eq_render_quat_to_matrix(q, m);
@@ -136,12 +144,12 @@ void eq_quat_to_euler_xyz(const double q[4], float e[3]) {
    * m[3] = sin c cos b, m[0] = cos c cos b. */
   double sb = -m[6];
   sb = sb > 1 ? 1 : sb < -1 ? -1 : sb;
-  e[1] = (float)asin(sb);
+  e[1] = (float)det_atan2(sb, sqrt(1 - sb * sb));
   if (fabs(sb) < 0.9999999) {
-    e[0] = (float)atan2(m[7], m[8]);
-    e[2] = (float)atan2(m[3], m[0]);
+    e[0] = (float)det_atan2(m[7], m[8]);
+    e[2] = (float)det_atan2(m[3], m[0]);
   } else { /* gimbal lock: put everything into x */
-    e[0] = (float)atan2(-m[5], m[4]);
+    e[0] = (float)det_atan2(-m[5], m[4]);
     e[2] = 0.0f;
   }
 }

@@ -1,0 +1,29 @@
+/* eq_dnd <-> eq_rows (algo_dnd.h). */
+#include "equivar/algo_dnd.h"
+
+eq_status eq_rows_from_dnd(const eq_dnd *x, eq_rows *out) {
+  if (!x || !out) return eq_error(EQ_ERR_VALUE, "eq_rows_from_dnd: NULL argument");
+  if (x->split != 0 && x->split != EQ_DND_NONE) {
+    char buf[128];
+    return eq_error(EQ_ERR_UNSUPPORTED,
+                    "eq_rows_from_dnd: %s is split along axis %d; the algorithms need whole rows "
+                    "(eq_dnd_resplit(x, 0) first)",
+                    eq_dnd_str(x, buf, sizeof buf), x->split);
+  }
+  bool mpi = x->comm && x->comm->mpi != MPI_COMM_NULL;
+  if (x->split == 0 && mpi) *out = eq_rows_split(x->local, x->comm->mpi);
+  else *out = eq_rows_replicated(x->local);
+  return EQ_OK;
+}
+
+eq_dnd *eq_dnd_from_rows_result(eq_tensor *local, const eq_dnd *like) {
+  if (!local) return NULL;
+  if (!like) {
+    eq_tensor_free(local);
+    eq_error(EQ_ERR_VALUE, "eq_dnd_from_rows_result: NULL array");
+    return NULL;
+  }
+  eq_dnd *r = eq_dnd_from_local(local, like->split == 0 ? 0 : EQ_DND_NONE, like->comm);
+  eq_tensor_free(local);
+  return r;
+}
