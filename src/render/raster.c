@@ -92,9 +92,6 @@ static void raster_triangles(const eq_render_model *m, const float *sv, int stri
   for (int64_t t = 0; t < m->num_triangles; t++) {
     const float *a = sv + stride * m->tri[3 * t], *b = sv + stride * m->tri[3 * t + 1], *c = sv + stride * m->tri[3 * t + 2];
     if (a[2] == 0.0f || b[2] == 0.0f || c[2] == 0.0f) continue; /* behind the near plane */
-    float area = (b[0] - a[0]) * (c[1] - a[1]) - (c[0] - a[0]) * (b[1] - a[1]);
-    if (!(fabsf(area) > 1e-12f)) continue;
-    float inv_area = 1.0f / area;
     float minx = fminf(a[0], fminf(b[0], c[0])), maxx = fmaxf(a[0], fmaxf(b[0], c[0]));
     float miny = fminf(a[1], fminf(b[1], c[1])), maxy = fmaxf(a[1], fmaxf(b[1], c[1]));
     /* samples sit at pixel centres (x + 0.5); clamp before converting to int */
@@ -107,6 +104,10 @@ static void raster_triangles(const eq_render_model *m, const float *sv, int stri
     if (y0 < 0) y0 = 0;
     if (x1 > S - 1) x1 = S - 1;
     if (y1 > S - 1) y1 = S - 1;
+    if (x0 > x1 || y0 > y1) continue; /* covers no sample centre: most triangles of big meshes */
+    float area = (b[0] - a[0]) * (c[1] - a[1]) - (c[0] - a[0]) * (b[1] - a[1]);
+    if (!(fabsf(area) > 1e-12f)) continue;
+    float inv_area = 1.0f / area;
     for (int y = y0; y <= y1; y++) {
       float py = (float)y + 0.5f;
       for (int x = x0; x <= x1; x++) {
