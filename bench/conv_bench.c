@@ -2,29 +2,36 @@
  * backward-weight) at torchvision ResNet-18's layer shapes for a batch of 64
  * images of 64x64, plus the whole network's conv time per training step.
  *
- *   build/bench/conv_bench [batch] [reps]
+ *   build/bench/conv_bench [batch] [reps] [--wall]
  *
  * Times are process CPU time / threads (see cpu_seconds). Prints one line per layer shape and a summary line
  * `case=resnet18_convs ... equivar=<GFLOP/s>`. */
 #include <stdio.h>
+#include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "equivar/core.h"
 #include "ops/nn/conv_geom.h"
 
 typedef struct layer {
-  const char *name;
+  const char *name, *tag;
   int cin, cout, k, s, p, hin, count; /* count: how many convs of this shape in ResNet-18 */
 } layer;
 
 static const layer layers[] = {
-    {"conv1 7x7/2", 3, 64, 7, 2, 3, 64, 1},      {"layer1 3x3", 64, 64, 3, 1, 1, 16, 4},
-    {"layer2 3x3/2", 64, 128, 3, 2, 1, 16, 1},   {"layer2 3x3", 128, 128, 3, 1, 1, 8, 3},
-    {"layer2 ds 1x1/2", 64, 128, 1, 2, 0, 16, 1}, {"layer3 3x3/2", 128, 256, 3, 2, 1, 8, 1},
-    {"layer3 3x3", 256, 256, 3, 1, 1, 4, 3},     {"layer3 ds 1x1/2", 128, 256, 1, 2, 0, 8, 1},
-    {"layer4 3x3/2", 256, 512, 3, 2, 1, 4, 1},   {"layer4 3x3", 512, 512, 3, 1, 1, 2, 3},
-    {"layer4 ds 1x1/2", 256, 512, 1, 2, 0, 4, 1},
+    {"conv1 7x7/2", "conv1", 3, 64, 7, 2, 3, 64, 1},
+    {"layer1 3x3", "l1_3x3", 64, 64, 3, 1, 1, 16, 4},
+    {"layer2 3x3/2", "l2_3x3s2", 64, 128, 3, 2, 1, 16, 1},
+    {"layer2 3x3", "l2_3x3", 128, 128, 3, 1, 1, 8, 3},
+    {"layer2 ds 1x1/2", "l2_ds", 64, 128, 1, 2, 0, 16, 1},
+    {"layer3 3x3/2", "l3_3x3s2", 128, 256, 3, 2, 1, 8, 1},
+    {"layer3 3x3", "l3_3x3", 256, 256, 3, 1, 1, 4, 3},
+    {"layer3 ds 1x1/2", "l3_ds", 128, 256, 1, 2, 0, 8, 1},
+    {"layer4 3x3/2", "l4_3x3s2", 256, 512, 3, 2, 1, 4, 1},
+    {"layer4 3x3", "l4_3x3", 512, 512, 3, 1, 1, 2, 3},
+    {"layer4 ds 1x1/2", "l4_ds", 256, 512, 1, 2, 0, 4, 1},
 };
 
 static float *filled(size_t n, unsigned seed) {
@@ -39,7 +46,9 @@ static float *filled(size_t n, unsigned seed) {
 /* Process CPU seconds divided by the thread count: on a shared machine the
  * wall clock counts the time other jobs hold our cores; this does not (and
  * counts OpenMP spin-waiting, so it errs on the slow side). */
+static bool use_wall; /* --wall: wall-clock seconds instead (to compare with a peer) */
 static double cpu_seconds(void) {
+  if (use_wall) return eq_now_seconds();
   struct timespec t;
   clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
   return ((double)t.tv_sec + 1e-9 * (double)t.tv_nsec) / eq_num_threads();
@@ -64,7 +73,9 @@ static double best_time(int kind, const eq_conv_geom *g, float *x, float *w, flo
 
 int main(int argc, char **argv) {
   int batch = argc > 1 ? atoi(argv[1]) : 64, reps = argc > 2 ? atoi(argv[2]) : 5;
-  printf("threads=%d batch=%d reps=%d (best of reps; process CPU time / threads)\n", eq_num_threads(), batch, reps);
+  use_wall = argc > 3 && !strcmp(argv[3], "--wall");
+  printf("threads=%d batch=%d reps=%d (best of reps; %s)\n", eq_num_threads(), batch, reps,
+         use_wall ? "wall clock" : "process CPU time / threads");
   printf("%-18s %9s %9s %9s   GFLOP/s: %7s %7s %7s\n", "layer", "MFLOP", "fwd ms", "bwd ms", "fwd", "bwd-dat", "bwd-wt");
   double total_flop = 0, total_time = 0;
   for (size_t i = 0; i < sizeof layers / sizeof *layers; i++) {
@@ -82,6 +93,8 @@ int main(int argc, char **argv) {
     bool need_dx = i != 0;
     printf("%-18s %9.1f %9.2f %9.2f   GFLOP/s: %7.1f %7.1f %7.1f\n", l->name, flop / 1e6, tf * 1e3,
            ((need_dx ? td : 0) + tw) * 1e3, flop / tf / 1e9, flop / td / 1e9, flop / tw / 1e9);
+    printf("layer=%s fwd_gflops=%.2f bwd_gflops=%.2f\n", l->tag, flop / tf / 1e9,
+           (need_dx ? 2 : 1) * flop / ((need_dx ? td : 0) + tw) / 1e9);
     total_flop += l->count * flop * (need_dx ? 3 : 2);
     total_time += l->count * (tf + (need_dx ? td : 0) + tw);
     eq_free(x), eq_free(w), eq_free(y);

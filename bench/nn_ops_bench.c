@@ -115,6 +115,10 @@ int main(int argc, char **argv) {
     timeit(name, p_bn, NULL, 3, in, 0, 2.0 * 4 * bns[i][0] * bns[i][1] * bns[i][2] * bns[i][3], reps);
     for (int k = 0; k < 3; k++) eq_tensor_free(in[k]);
   }
+  /* a VICReg projector's BatchNorm1d */
+  in[0] = LEAF(61, 256, 8192), in[1] = LEAF(62, 8192), in[2] = LEAF(63, 8192);
+  timeit("batch_norm [256,8192]", p_bn, NULL, 3, in, 0, 2.0 * 4 * 256 * 8192, reps);
+  for (int k = 0; k < 3; k++) eq_tensor_free(in[k]);
   in[0] = LEAF(60, 64, 64, 32, 32);
   timeit("max_pool2d 3/2 [64,64,32,32]", p_mp, NULL, 1, in, 0, 1.25 * 4 * 64 * 64 * 32 * 32, reps);
   eq_tensor_free(in[0]);

@@ -76,5 +76,6 @@ void eq_rows_block(int64_t n, int rank, int size, int64_t *start, int64_t *count
 #include "equivar/algo_linear.h"
 #include "equivar/algo_metrics.h"
 #include "equivar/algo_preproc.h"
+/* algo_dnd.h: the same estimators on eq_dnd arrays (include it explicitly). */
 
 #endif

@@ -41,14 +41,16 @@ static void SFX(assign)(const T *X, int64_t n, int64_t d, const double *Cd, int6
           if (v < bv) bv = v, best = j;
         }
         const T *x = xb + i * d;
-        const T *c = C + best * d;
-        double dist = 0;
-        for (int64_t t = 0; t < d; t++) {
-          double e = (double)x[t] - (double)c[t];
-          dist += e * e;
+        if (mind || inertia) {
+          const T *c = C + best * d;
+          double dist = 0;
+          for (int64_t t = 0; t < d; t++) {
+            double e = (double)x[t] - (double)c[t];
+            dist += e * e;
+          }
+          in_total += dist;
+          if (mind) mind[s + i] = dist;
         }
-        in_total += dist;
-        if (mind) mind[s + i] = dist;
         if (labels) {
           if (labels[s + i] != best) ch_total++;
           labels[s + i] = best;

@@ -300,30 +300,39 @@ void eq_tf_affine(const float *src, int channels, int height, int width, float a
   size_t plane = (size_t)height * width;
   for (int y = 0; y < height; y++) {
     double Y = y + 0.5 - height * 0.5;
+    /* source coordinates of x = 0; each step in x adds (m0, m3) */
+    double X0 = 0.5 - width * 0.5;
+    double bx = m0 * X0 + m1 * Y + m2 + width * 0.5 - 0.5;
+    double by = m3 * X0 + m4 * Y + m5 + height * 0.5 - 0.5;
     for (int x = 0; x < width; x++) {
-      double X = x + 0.5 - width * 0.5;
       /* grid_sample, align_corners=False: pixel = centred + size/2 - 0.5 */
-      double sx = m0 * X + m1 * Y + m2 + width * 0.5 - 0.5;
-      double sy = m3 * X + m4 * Y + m5 + height * 0.5 - 0.5;
+      double sx = bx + m0 * x, sy = by + m3 * x;
+      size_t o = (size_t)y * width + x;
+      if (!(sx > -1 && sy > -1 && sx < width && sy < height)) {
+        for (int c = 0; c < channels; c++) dst[c * plane + o] = fill;
+        continue;
+      }
       double fx = floor(sx), fy = floor(sy);
       int x0 = (int)fx, y0 = (int)fy;
       float ax = (float)(sx - fx), ay = (float)(sy - fy);
       float w00 = (1 - ax) * (1 - ay), w01 = ax * (1 - ay), w10 = (1 - ax) * ay, w11 = ax * ay;
-      int in00 = x0 >= 0 && x0 < width && y0 >= 0 && y0 < height;
-      int in01 = x0 + 1 >= 0 && x0 + 1 < width && y0 >= 0 && y0 < height;
-      int in10 = x0 >= 0 && x0 < width && y0 + 1 >= 0 && y0 + 1 < height;
-      int in11 = x0 + 1 >= 0 && x0 + 1 < width && y0 + 1 >= 0 && y0 + 1 < height;
-      size_t o = (size_t)y * width + x;
-      if (sx < -1 || sy < -1 || sx > width || sy > height) {
-        for (int c = 0; c < channels; c++) dst[c * plane + o] = fill;
+      if (x0 >= 0 && y0 >= 0 && x0 + 1 < width && y0 + 1 < height) { /* interior: no tap checks */
+        size_t i00 = (size_t)y0 * width + (size_t)x0;
+        for (int c = 0; c < channels; c++) {
+          const float *p = src + c * plane + i00;
+          dst[c * plane + o] = p[0] * w00 + p[1] * w01 + p[width] * w10 + p[width + 1] * w11;
+        }
         continue;
       }
-      size_t i00 = (size_t)y0 * width + x0;
+      int in00 = x0 >= 0 && y0 >= 0, in01 = x0 + 1 < width && y0 >= 0;
+      int in10 = x0 >= 0 && y0 + 1 < height, in11 = x0 + 1 < width && y0 + 1 < height;
       for (int c = 0; c < channels; c++) {
         const float *p = src + c * plane;
-        float v = (in00 ? p[i00] : fill) * w00 + (in01 ? p[i00 + 1] : fill) * w01 +
-                  (in10 ? p[i00 + width] : fill) * w10 + (in11 ? p[i00 + width + 1] : fill) * w11;
-        dst[c * plane + o] = v;
+        float v00 = in00 ? p[(size_t)y0 * width + x0] : fill;
+        float v01 = in01 ? p[(size_t)y0 * width + x0 + 1] : fill;
+        float v10 = in10 ? p[(size_t)(y0 + 1) * width + x0] : fill;
+        float v11 = in11 ? p[(size_t)(y0 + 1) * width + x0 + 1] : fill;
+        dst[c * plane + o] = v00 * w00 + v01 * w01 + v10 * w10 + v11 * w11;
       }
     }
   }

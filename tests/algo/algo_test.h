@@ -39,7 +39,7 @@ __attribute__((unused)) static eq_tensor *to_f32(eq_tensor *t) {
 }
 
 /* This rank's canonical block of rows (a contiguous copy). */
-static eq_tensor *local_rows(eq_tensor *all) {
+__attribute__((unused)) static eq_tensor *local_rows(eq_tensor *all) {
   int64_t s, c;
   eq_rows_block(all->shape[0], g_rank, g_size, &s, &c);
   eq_tensor *v = eq_slice(all, 0, s, s + c, 1);
@@ -50,7 +50,7 @@ static eq_tensor *local_rows(eq_tensor *all) {
 
 /* The rows as an algorithm sees them: split (this rank's block, *owned set
  * to free later) or replicated. */
-static eq_rows rows_of(eq_tensor *all, int split, eq_tensor **owned) {
+__attribute__((unused)) static eq_rows rows_of(eq_tensor *all, int split, eq_tensor **owned) {
   if (!split) {
     *owned = NULL;
     return eq_rows_replicated(all);

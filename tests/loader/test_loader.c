@@ -28,7 +28,7 @@ typedef struct run {
   int64_t count;
 } run;
 
-static void collect(const eq_dataset *ds, int world, int threads, int rank_count_check, run *out) {
+static void collect(const eq_dataset *ds, int world, int threads, run *out) {
   size_t chw = 3 * 8 * 8;
   memset(out, 0, sizeof *out);
   out->pix[0] = calloc(2 * N * chw, sizeof(float));
@@ -66,13 +66,12 @@ static void collect(const eq_dataset *ds, int world, int threads, int rank_count
       }
     eq_loader_free(l);
   }
-  (void)rank_count_check;
 }
 
 static void test_order_and_sharding(void) {
   eq_dataset *ds = memory_set();
   run one, many, threads;
-  collect(ds, 1, 1, 0, &one);
+  collect(ds, 1, 1, &one);
   CHECK(one.count == 2 * N);
   for (int e = 0; e < 2; e++) {
     int seen[N] = {0};
@@ -83,7 +82,7 @@ static void test_order_and_sharding(void) {
   }
   CHECK(memcmp(one.index[0], one.index[1], sizeof one.index[0]) != 0);
   for (int world = 2; world <= 3; world++) {
-    collect(ds, world, 2, 0, &many);
+    collect(ds, world, 2, &many);
     CHECK(many.count == 2 * N);
     CHECK_MSG(memcmp(one.index, many.index, sizeof one.index) == 0, "world %d changes the order", world);
     CHECK_MSG(memcmp(one.pix[0], many.pix[0], 2 * N * 192 * sizeof(float)) == 0 &&
@@ -92,7 +91,7 @@ static void test_order_and_sharding(void) {
     free(many.pix[0]);
     free(many.pix[1]);
   }
-  collect(ds, 1, 4, 0, &threads);
+  collect(ds, 1, 4, &threads);
   CHECK(memcmp(one.pix[0], threads.pix[0], 2 * N * 192 * sizeof(float)) == 0);
   /* The two views differ (independent augmentations). */
   CHECK(memcmp(one.pix[0], one.pix[1], 192 * sizeof(float)) != 0);

@@ -133,9 +133,11 @@ int main(void) {
       {{{1, 1}, {2, 2}, {2, 2}, 2, {0, 0}}, false, false, true},   /* dilation 2, groups 2 */
       {{{2, 1}, {0, 1}, {1, 2}, 1, {0, 0}}, false, true, false},   /* mixed, non-contiguous input */
       {{{1, 1}, {0, 0}, {1, 1}, 4, {0, 0}}, false, false, true},   /* depthwise */
+      {{{1, 1}, {1, 1}, {1, 1}, 1, {0, 0}}, false, false, true},   /* 3x3 "same": the flat im2col */
+      {{{1, 1}, {2, 1}, {2, 1}, 2, {0, 0}}, false, true, false},   /* dilated "same", groups */
   };
-  const int64_t conv_w[][4] = {{6, 4, 3, 3}, {6, 2, 3, 2}, {3, 4, 2, 3}, {4, 1, 3, 3}};
-  for (int i = 0; i < 4; i++) {
+  const int64_t conv_w[][4] = {{6, 4, 3, 3}, {6, 2, 3, 2}, {3, 4, 2, 3}, {4, 1, 3, 3}, {5, 4, 3, 3}, {4, 2, 3, 3}};
+  for (int i = 0; i < 6; i++) {
     conv_case c = convs[i];
     in[0] = PARAM(10 + i, 5, 4, 6, 7); /* 5 images: batch tiles of several images */
     in[1] = param(4, conv_w[i], 20 + i);
