@@ -379,7 +379,7 @@ eq_status eq_render_dataset(const eq_render_source *src, const eq_render_dataset
   free(messages);
   if (mpi && size > 1) {
     /* rank 0 writes the index: it needs every rank's failures and counts */
-    MPI_Allreduce(MPI_IN_PLACE, failed, n, MPI_CHAR, MPI_MAX, MPI_COMM_WORLD);
+    MPI_Allreduce(MPI_IN_PLACE, failed, n, MPI_UNSIGNED_CHAR, MPI_MAX, MPI_COMM_WORLD);
     long long all = images;
     MPI_Allreduce(MPI_IN_PLACE, &all, 1, MPI_LONG_LONG, MPI_SUM, MPI_COMM_WORLD);
     images = all;
