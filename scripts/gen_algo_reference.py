@@ -61,6 +61,53 @@ Xq = X[:11] + rng.normal(0, 1.0, size=(11, 4))
 save("kmeans_Xq", Xq)
 save("kmeans_predict", km.predict(Xq))
 
+
+
+# k-medians / k-medoids as HeAT defines them (no scikit-learn estimator):
+# Manhattan assignment, coordinate-wise median update, k-medoids then snaps
+# each centre to its closest member row; scikit-learn's stopping rule.
+def kmed(X, C, medoids, max_iter=300, tol=1e-4):
+    tol_abs = tol * X.var(axis=0).mean()
+    old, strict, C = None, False, C.copy()
+    for it in range(max_iter):
+        lab = np.abs(X[:, None, :] - C[None]).sum(2).argmin(1)
+        newC = C.copy()
+        for c in range(len(C)):
+            members = X[lab == c]
+            if len(members):
+                newC[c] = np.median(members, axis=0)
+                if medoids:
+                    newC[c] = members[np.abs(members - newC[c]).sum(1).argmin()]
+        shift = ((newC - C) ** 2).sum()
+        C = newC
+        if old is not None and (lab == old).all():
+            strict = True
+            break
+        if shift <= tol_abs:
+            break
+        old = lab
+    lab = np.abs(X[:, None, :] - C[None]).sum(2).argmin(1)
+    inertia = np.abs(X - C[lab]).sum()
+    return C, lab, inertia, it + 1
+
+
+for name, med in (("kmedians", False), ("kmedoids", True)):
+    C, lab, inertia, it = kmed(X, init, med)
+    save(name + "_centers", C)
+    save(name + "_labels", lab)
+    save(name + "_inertia", np.array([inertia]))
+    save(name + "_n_iter", np.array([it]))
+
+# spectral clustering of two interleaved half moons (k-means fails there)
+from sklearn.datasets import make_moons
+Xm, ym = make_moons(120, noise=0.04, random_state=3)
+save("spectral_X", Xm)
+save("spectral_truth", ym)
+sc = cluster.SpectralClustering(2, affinity="rbf", gamma=20.0, random_state=0).fit(Xm)
+save("spectral_labels", sc.labels_)
+save("spectral_ari_kmeans", np.array([metrics.adjusted_rand_score(
+    ym, cluster.KMeans(2, n_init=10, random_state=0).fit(Xm).labels_)]))
+
 # ---------------------------------------------------------------- PCA
 n, d = 83, 6
 base = rng.normal(size=(n, 3)) @ rng.normal(size=(3, d)) * np.array([5, 3, 2, 1, 1, 1.0])

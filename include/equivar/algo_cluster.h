@@ -1,5 +1,7 @@
 /* Clustering: k-means (Lloyd) with random, k-means++ and scalable k-means||
- * initialisation. See algo.h for the conventions every estimator follows. */
+ * initialisation, HeAT's k-medians and k-medoids, batch-parallel k-means,
+ * and spectral clustering. See algo.h for the conventions every estimator
+ * follows. */
 #ifndef EQUIVAR_ALGO_CLUSTER_H
 #define EQUIVAR_ALGO_CLUSTER_H
 
@@ -18,6 +20,19 @@ typedef enum eq_kmeans_init {
   EQ_KMEANS_GIVEN         /* params.init_centers */
 } eq_kmeans_init;
 
+typedef enum eq_kmeans_variant {
+  EQ_KMEANS_LLOYD = 0,      /* k-means: squared Euclidean, centre = mean */
+  EQ_KMEDIANS,              /* HeAT's KMedians: Manhattan assignment, centre =
+                               coordinate-wise median (exact, distributed by
+                               bisection: 64 all-reduces per iteration) */
+  EQ_KMEDOIDS,              /* HeAT's KMedoids: as k-medians, then the centre
+                               snaps to its member row closest to the median */
+  EQ_KMEANS_BATCH_PARALLEL  /* HeAT's BatchParallelKMeans: each rank clusters
+                               its own rows (Lloyd, no communication), then the
+                               ranks' k centres, weighted by their sizes, are
+                               clustered into k (weighted k-means++ + Lloyd) */
+} eq_kmeans_variant;
+
 typedef struct eq_kmeans_params {
   int n_clusters;                 /* k >= 1, and k <= n_samples at fit */
   eq_kmeans_init init;
@@ -30,12 +45,14 @@ typedef struct eq_kmeans_params {
   double oversampling;            /* k-means||: expected candidates per round, in
                                      units of k (default 2, i.e. l = 2k) */
   int rounds;                     /* k-means|| rounds (default 5) */
+  eq_kmeans_variant variant;      /* default EQ_KMEANS_LLOYD */
 } eq_kmeans_params;
 
 typedef struct eq_kmeans {
   eq_kmeans_params params;
   eq_tensor *cluster_centers; /* (k, d) float64 after fit */
-  double inertia;             /* sum of squared distances to the closest centre */
+  double inertia;             /* sum of squared distances to the closest centre
+                                 (k-medians/medoids: of Manhattan distances) */
   int n_iter;                 /* Lloyd iterations run */
 } eq_kmeans;
 
@@ -53,6 +70,34 @@ void eq_kmeans_free(eq_kmeans *m);
 
 /* Only the initialisation: (k, d) float64 centres, replicated. */
 eq_tensor *eq_kmeans_init_centers(const eq_kmeans_params *params, eq_rows X);
+
+/* ------------------------------------------------------------- spectral
+ * Spectral clustering (scikit-learn's SpectralClustering, affinity "rbf"):
+ * affinity exp(-gamma |x - y|^2) without the diagonal, the k leading
+ * eigenvectors of D^-1/2 W D^-1/2 by Lanczos with full reorthogonalisation,
+ * divided by sqrt(degree), then the best of n_init k-means++ runs on those
+ * rows. Each rank holds its rows of the affinity (O(n^2 / P) memory) and a
+ * replicated copy of X and of the Lanczos basis (O(n (d + krylov))). */
+typedef struct eq_spectral_params {
+  int n_clusters; /* >= 2 */
+  double gamma;   /* rbf width (default 1) */
+  int krylov;     /* Lanczos basis size; 0: min(n, 4k + 40) */
+  int n_init;     /* k-means restarts (default 10) */
+  uint64_t seed;
+} eq_spectral_params;
+
+typedef struct eq_spectral {
+  eq_spectral_params params;
+  eq_tensor *labels;      /* int64 (n_local,): the labels of this rank's rows */
+  eq_tensor *eigenvalues; /* (k,) the leading eigenvalues of D^-1/2 W D^-1/2 */
+} eq_spectral;
+
+eq_spectral_params eq_spectral_defaults(int n_clusters);
+eq_spectral *eq_spectral_new(const eq_spectral_params *params);
+/* Fits and labels X's rows (scikit-learn's fit_predict; there is no predict
+ * for new rows). */
+eq_status eq_spectral_fit(eq_spectral *m, eq_rows X);
+void eq_spectral_free(eq_spectral *m);
 
 #ifdef __cplusplus
 }

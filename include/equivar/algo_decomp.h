@@ -1,5 +1,6 @@
 /* Decomposition: PCA (full, through a TSQR of the centred data and an SVD of
- * its small R factor; or randomised, Halko et al. 2011). See algo.h. */
+ * its small R factor; or randomised, Halko et al. 2011) and incremental PCA
+ * (partial_fit, as scikit-learn's IncrementalPCA). See algo.h. */
 #ifndef EQUIVAR_ALGO_DECOMP_H
 #define EQUIVAR_ALGO_DECOMP_H
 
@@ -37,11 +38,19 @@ typedef struct eq_pca {
   eq_tensor *explained_variance_ratio; /* (k,) */
   eq_tensor *singular_values;          /* (k,) */
   double noise_variance;               /* mean of the discarded variances (full) */
+  eq_tensor *var;                      /* (d,) per-feature variance (partial_fit) */
 } eq_pca;
 
 eq_pca_params eq_pca_defaults(int n_components);
 eq_pca *eq_pca_new(const eq_pca_params *params);
 eq_status eq_pca_fit(eq_pca *m, eq_rows X);
+/* IncrementalPCA: merges one more batch (its rows split or replicated)
+ * into the model: TSQR of the centred batch, then one SVD of the stack
+ * [singular_values x components; R; mean correction] (replicated, small).
+ * The first batch needs >= n_components rows. fit() forgets the batches;
+ * signs follow scikit-learn's IncrementalPCA (largest |component| entry
+ * positive). params.solver is ignored. */
+eq_status eq_pca_partial_fit(eq_pca *m, eq_rows X);
 /* (n_local, k) in X's dtype: (X - mean) components^T [/ sqrt(ev)]. */
 eq_tensor *eq_pca_transform(const eq_pca *m, eq_rows X);
 /* (n_local, d) in Z's dtype from Z (n_local, k). */

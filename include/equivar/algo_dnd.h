@@ -29,6 +29,16 @@ eq_status eq_rows_from_dnd(const eq_dnd *x, eq_rows *out);
  * NULL local (a failed predict) gives NULL with its error kept. Collective. */
 eq_dnd *eq_dnd_from_rows_result(eq_tensor *local, const eq_dnd *like);
 
+/* The rbf kernel exp(-gamma |x - y|^2) of two distributed matrices, built
+ * on eq_dnd_cdist (quadratic expansion; split and memory as its result:
+ * rows of x when x is split, O(rows / ranks x n_y) per rank); then a local
+ * exp, no further communication. gamma <= 0: 1 / n_features. */
+eq_dnd *eq_dnd_rbf(const eq_dnd *x, const eq_dnd *y, double gamma);
+/* Manhattan distances sum_j |x_j - y_j|: x split along rows (or
+ * replicated), y replicated or gathered (eq_dnd_resplit(y, EQ_DND_NONE):
+ * the smaller operand); the result is split like x. */
+eq_dnd *eq_dnd_manhattan(const eq_dnd *x, const eq_dnd *y);
+
 #ifdef __cplusplus
 }
 #endif

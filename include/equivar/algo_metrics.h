@@ -37,7 +37,8 @@ eq_status eq_silhouette_score(eq_rows X, eq_rows labels, double *out);
 /* Pairwise kernels between the rows of A (split or replicated) and B
  * (replicated, same dtype or converted): results (n_local_A, n_B) in A's
  * dtype, split like A, so memory per rank is O(rows / ranks x n_B). (Plain
- * Euclidean distances of distributed arrays: eq_dnd_cdist in dnd.h.) */
+ * Euclidean distances of distributed arrays: eq_dnd_cdist in dnd.h; the
+ * same kernels on eq_dnd arrays: eq_dnd_rbf, eq_dnd_manhattan in algo_dnd.h.) */
 /* exp(-gamma |a - b|^2), |a - b|^2 by the quadratic expansion (one GEMM,
  * clamped at 0); gamma <= 0 means 1 / n_features, as scikit-learn. */
 eq_tensor *eq_rbf_kernel(eq_rows A, const eq_tensor *B, double gamma);

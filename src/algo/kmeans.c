@@ -1,5 +1,6 @@
-/* k-means: initialisations (random, k-means++, k-means||) and Lloyd
- * iterations with one all-reduce of the cluster sums per iteration. */
+/* k-means: initialisations (random, k-means++, k-means||), Lloyd
+ * iterations with one all-reduce of the cluster sums per iteration, the
+ * k-medians / k-medoids iterations and batch-parallel k-means. */
 #include <math.h>
 #include <string.h>
 
@@ -21,6 +22,8 @@ static eq_status check_params(const char *op, const eq_kmeans_params *p) {
   if (p->n_clusters < 1) return eq_error(EQ_ERR_VALUE, "%s: n_clusters=%d < 1", op, p->n_clusters);
   if (p->max_iter < 1) return eq_error(EQ_ERR_VALUE, "%s: max_iter=%d < 1", op, p->max_iter);
   if (!(p->tol >= 0)) return eq_error(EQ_ERR_VALUE, "%s: tol=%g must be >= 0", op, p->tol);
+  if (p->variant < EQ_KMEANS_LLOYD || p->variant > EQ_KMEANS_BATCH_PARALLEL)
+    return eq_error(EQ_ERR_VALUE, "%s: unknown variant %d", op, (int)p->variant);
   if (p->init < EQ_KMEANS_RANDOM || p->init > EQ_KMEANS_GIVEN)
     return eq_error(EQ_ERR_VALUE, "%s: unknown init %d", op, (int)p->init);
   if (p->init == EQ_KMEANS_GIVEN && !p->init_centers)
@@ -153,7 +156,7 @@ static eq_status init_plusplus(const eq_mat *X, int64_t k, uint64_t seed, double
 }
 
 /* Weighted k-means++ then weighted Lloyd on a small replicated candidate set. */
-static void recluster(const double *P, const double *w, int64_t m, int64_t d, int64_t k,
+void eq_km_recluster(const double *P, const double *w, int64_t m, int64_t d, int64_t k,
                       uint64_t seed, double *C) {
   eq_philox g = eq_philox_init(seed, 0x6b6d7c7c);
   double *md = eq_malloc((size_t)m * sizeof(double));
@@ -291,7 +294,7 @@ static eq_status init_parallel(const eq_mat *X, const eq_kmeans_params *p, doubl
     double *w = eq_malloc((size_t)(m + k) * sizeof(double));
     eq_km_assign(X, cand, m, NULL, NULL, NULL, w, NULL, NULL);
     st = eq_mat_sum(X, w, m);
-    if (!st) recluster(cand, w, m, d, k, p->seed, C);
+    if (!st) eq_km_recluster(cand, w, m, d, k, p->seed, C);
     eq_free(w);
   }
   eq_free(cand), eq_free(mind), eq_free(mine), eq_free(counts), eq_free(displs);
@@ -350,39 +353,24 @@ eq_tensor *eq_kmeans_init_centers(const eq_kmeans_params *params, eq_rows Xr) {
   return c;
 }
 
-eq_status eq_kmeans_fit(eq_kmeans *m, eq_rows Xr) {
-  const char *op = "eq_kmeans_fit";
-  if (!m) return eq_error(EQ_ERR_VALUE, "%s: model is NULL", op);
-  eq_mat X;
-  eq_status st = open_x(&X, op, &m->params, Xr);
-  if (st) return st;
-  int64_t k = m->params.n_clusters, d = X.d;
-  double *C = eq_malloc((size_t)(k * d) * sizeof(double));
+/* Lloyd from the centres C (k x d, updated in place) until no label
+ * changes, the summed squared shift <= tol or max_iter; scikit-learn's rule. */
+static eq_status lloyd(const eq_mat *X, int64_t k, int max_iter, double tol, double *C, int64_t *lab,
+                       int *iters, bool *strict) {
+  int64_t d = X->d;
   double *Cn = eq_malloc((size_t)(k * d + k + 1) * sizeof(double));
-  int64_t *lab = eq_malloc((size_t)(X.n_local + 1) * sizeof(int64_t));
-  double *mean = eq_malloc((size_t)d * sizeof(double)), *m2 = eq_malloc((size_t)d * sizeof(double));
-  if (!C || !Cn || !lab || !mean || !m2) st = eq_error(EQ_ERR_MEMORY, "%s: out of memory", op);
-  st = eq_algo_agree(op, X.comm, st);
-  if (!st) st = eq_algo_agree(op, X.comm, init_centres(&X, &m->params, C));
-  /* scikit-learn's tolerance: relative to the mean column variance */
-  double tol = 0;
-  if (!st) st = eq_mat_moments(&X, mean, m2);
-  if (!st) {
-    for (int64_t j = 0; j < d; j++) tol += m2[j] / (double)X.n;
-    tol = tol / (double)d * m->params.tol;
-  }
-  for (int64_t i = 0; i < X.n_local; i++) lab[i] = -1;
+  if (!Cn) return eq_error(EQ_ERR_MEMORY, "%s: out of memory", X->op);
+  eq_status st = EQ_OK;
+  for (int64_t i = 0; i < X->n_local; i++) lab[i] = -1;
   int it = 0;
-  bool strict = false;
-  double inertia = 0;
-  for (; !st && it < m->params.max_iter;) {
+  *strict = false;
+  while (!st && it < max_iter) {
     int64_t changed = 0;
-    eq_km_assign(&X, C, k, lab, NULL, Cn, Cn + k * d, NULL, &changed);
+    eq_km_assign(X, C, k, lab, NULL, Cn, Cn + k * d, NULL, &changed);
     /* one all-reduce: sums, counts and the number of changed labels */
     Cn[k * d + k] = (double)changed;
-    if ((st = eq_mat_sum(&X, Cn, k * d + k + 1))) break;
-    double ch = Cn[k * d + k];
-    double shift = 0;
+    if ((st = eq_mat_sum(X, Cn, k * d + k + 1))) break;
+    double ch = Cn[k * d + k], shift = 0;
     for (int64_t j = 0; j < k; j++) {
       double cnt = Cn[k * d + j];
       for (int64_t t = 0; t < d; t++) {
@@ -394,14 +382,143 @@ eq_status eq_kmeans_fit(eq_kmeans *m, eq_rows Xr) {
     }
     it++;
     if (ch == 0 && it > 1) {
-      strict = true;
+      *strict = true;
       break;
     }
     if (shift <= tol) break;
   }
+  *iters = it;
+  eq_free(Cn);
+  return st;
+}
+
+/* k-medians / k-medoids iterations (HeAT's), same stopping rule. */
+static eq_status lloyd_l1(const eq_mat *X, int64_t k, int max_iter, double tol, bool medoids, double *C,
+                          int64_t *lab, int *iters, bool *strict) {
+  int64_t d = X->d;
+  double *Cn = eq_malloc((size_t)(k * d) * sizeof(double)), *cnt = eq_malloc((size_t)(k + 1) * sizeof(double));
+  eq_status st = (Cn && cnt) ? EQ_OK : eq_error(EQ_ERR_MEMORY, "%s: out of memory", X->op);
+  for (int64_t i = 0; i < X->n_local; i++) lab[i] = -1;
+  int it = 0;
+  *strict = false;
+  while (!st && it < max_iter) {
+    int64_t changed = 0;
+    eq_km_assign_l1(X, C, k, lab, cnt, NULL, &changed);
+    cnt[k] = (double)changed;
+    if ((st = eq_mat_sum(X, cnt, k + 1))) break;
+    memcpy(Cn, C, (size_t)(k * d) * sizeof(double));
+    if ((st = eq_km_medians(X, lab, k, cnt, Cn))) break;
+    if (medoids && (st = eq_km_snap_medoids(X, lab, k, cnt, Cn))) break;
+    double shift = 0;
+    for (int64_t i = 0; i < k * d; i++) shift += (Cn[i] - C[i]) * (Cn[i] - C[i]);
+    memcpy(C, Cn, (size_t)(k * d) * sizeof(double));
+    it++;
+    if (cnt[k] == 0 && it > 1) {
+      *strict = true;
+      break;
+    }
+    if (shift <= tol) break;
+  }
+  *iters = it;
+  eq_free(Cn), eq_free(cnt);
+  return st;
+}
+
+/* Batch-parallel: every rank clusters its own rows alone (k-means++ and
+ * Lloyd, no communication), then the ranks' centres weighted by their
+ * cluster sizes are all-gathered and clustered into k. A rank with fewer
+ * than k rows contributes its rows. */
+static eq_status batch_parallel(const eq_mat *X, const eq_kmeans_params *p, double tol, double *C, int *iters) {
+  int64_t k = p->n_clusters, d = X->d, nl = X->n_local;
+  eq_mat L = *X;
+  L.split = false, L.comm = MPI_COMM_SELF, L.size = 1, L.rank = 0, L.n = nl, L.row0 = 0;
+  int64_t mine = nl >= k ? k : nl;
+  double *buf = eq_calloc((size_t)(mine * (d + 1) + 1), sizeof(double));
+  int64_t *lab = eq_malloc((size_t)(nl + 1) * sizeof(int64_t));
+  eq_status st = (buf && lab) ? EQ_OK : eq_error(EQ_ERR_MEMORY, "%s: out of memory", X->op);
+  int it = 0;
+  bool strict;
+  if (!st && nl >= k) {
+    /* each rank's own stream of the seed */
+    st = init_plusplus(&L, k, p->seed * 0x9E3779B97F4A7C15ULL + (uint64_t)X->rank + 1, buf);
+    if (!st) st = lloyd(&L, k, p->max_iter, tol, buf, lab, &it, &strict);
+    if (!st) eq_km_assign(&L, buf, k, NULL, NULL, NULL, buf + k * d, NULL, NULL);
+  } else if (!st) {
+    for (int64_t i = 0; i < nl; i++) {
+      for (int64_t t = 0; t < d; t++) buf[i * d + t] = eq_mat_at(X, i, t);
+      buf[mine * d + i] = 1;
+    }
+  }
+  st = eq_algo_agree(X->op, X->comm, st);
+  int P = X->split ? X->size : 1;
+  int *cnt = eq_malloc((size_t)P * sizeof(int)), *dsp = eq_malloc((size_t)P * sizeof(int));
+  int64_t total = mine;
+  double *allc = NULL, *allw = NULL;
+  if (!st && (!cnt || !dsp)) st = eq_error(EQ_ERR_MEMORY, "%s: out of memory", X->op);
+  if (!st && P > 1) {
+    int mc = (int)mine;
+    MPI_Allgather(&mc, 1, MPI_INT, cnt, 1, MPI_INT, X->comm);
+    total = 0;
+    for (int r = 0; r < P; r++) dsp[r] = (int)total, total += cnt[r];
+  }
   if (!st) {
-    /* labels and inertia that belong to the final centres */
-    eq_km_assign(&X, C, k, strict ? NULL : lab, NULL, NULL, NULL, &inertia, NULL);
+    allc = eq_malloc((size_t)(total * d + 1) * sizeof(double));
+    allw = eq_malloc((size_t)(total + 1) * sizeof(double));
+    if (!allc || !allw) st = eq_error(EQ_ERR_MEMORY, "%s: out of memory", X->op);
+  }
+  st = eq_algo_agree(X->op, X->comm, st);
+  if (!st && P > 1) {
+    for (int r = 0; r < P; r++) cnt[r] *= (int)d, dsp[r] *= (int)d;
+    MPI_Allgatherv(buf, (int)(mine * d), MPI_DOUBLE, allc, cnt, dsp, MPI_DOUBLE, X->comm);
+    for (int r = 0; r < P; r++) cnt[r] /= (int)d, dsp[r] /= (int)d;
+    MPI_Allgatherv(buf + mine * d, (int)mine, MPI_DOUBLE, allw, cnt, dsp, MPI_DOUBLE, X->comm);
+    MPI_Allreduce(MPI_IN_PLACE, &it, 1, MPI_INT, MPI_MAX, X->comm);
+  } else if (!st) {
+    memcpy(allc, buf, (size_t)(total * d) * sizeof(double));
+    memcpy(allw, buf + mine * d, (size_t)total * sizeof(double));
+  }
+  if (!st) eq_km_recluster(allc, allw, total, d, k, p->seed, C);
+  *iters = it;
+  eq_free(buf), eq_free(lab), eq_free(cnt), eq_free(dsp), eq_free(allc), eq_free(allw);
+  return st;
+}
+
+eq_status eq_kmeans_fit(eq_kmeans *m, eq_rows Xr) {
+  const char *op = "eq_kmeans_fit";
+  if (!m) return eq_error(EQ_ERR_VALUE, "%s: model is NULL", op);
+  eq_mat X;
+  eq_status st = open_x(&X, op, &m->params, Xr);
+  if (st) return st;
+  const eq_kmeans_params *p = &m->params;
+  int64_t k = p->n_clusters, d = X.d;
+  double *C = eq_malloc((size_t)(k * d) * sizeof(double));
+  int64_t *lab = eq_malloc((size_t)(X.n_local + 1) * sizeof(int64_t));
+  double *mean = eq_malloc((size_t)d * sizeof(double)), *m2 = eq_malloc((size_t)d * sizeof(double));
+  if (!C || !lab || !mean || !m2) st = eq_error(EQ_ERR_MEMORY, "%s: out of memory", op);
+  st = eq_algo_agree(op, X.comm, st);
+  /* scikit-learn's tolerance: relative to the mean column variance */
+  double tol = 0;
+  if (!st) st = eq_mat_moments(&X, mean, m2);
+  if (!st) {
+    for (int64_t j = 0; j < d; j++) tol += m2[j] / (double)X.n;
+    tol = tol / (double)d * p->tol;
+  }
+  bool l1 = p->variant == EQ_KMEDIANS || p->variant == EQ_KMEDOIDS, strict = false;
+  int it = 0;
+  if (!st && p->variant != EQ_KMEANS_BATCH_PARALLEL) st = eq_algo_agree(op, X.comm, init_centres(&X, p, C));
+  if (!st) {
+    if (p->variant == EQ_KMEANS_BATCH_PARALLEL)
+      st = batch_parallel(&X, p, tol, C, &it);
+    else if (l1)
+      st = lloyd_l1(&X, k, p->max_iter, tol, p->variant == EQ_KMEDOIDS, C, lab, &it, &strict);
+    else
+      st = lloyd(&X, k, p->max_iter, tol, C, lab, &it, &strict);
+  }
+  double inertia = 0;
+  if (!st) {
+    /* the inertia that belongs to the final centres */
+    if (l1) eq_km_assign_l1(&X, C, k, lab, NULL, &inertia, NULL);
+    else eq_km_assign(&X, C, k, NULL, NULL, NULL, NULL, &inertia, NULL);
     st = eq_mat_sum(&X, &inertia, 1);
   }
   if (!st) {
@@ -411,7 +528,7 @@ eq_status eq_kmeans_fit(eq_kmeans *m, eq_rows Xr) {
     m->n_iter = it;
     if (!m->cluster_centers) st = eq_error_code();
   }
-  eq_free(C), eq_free(Cn), eq_free(lab), eq_free(mean), eq_free(m2);
+  eq_free(C), eq_free(lab), eq_free(mean), eq_free(m2);
   eq_mat_close(&X);
   return st;
 }
@@ -438,7 +555,10 @@ eq_tensor *eq_kmeans_predict_inertia(const eq_kmeans *m, eq_rows Xr, double *ine
   if (!st) {
     int64_t *lab = eq_data_ptr(out);
     for (int64_t i = 0; i < X.n_local; i++) lab[i] = -1;
-    eq_km_assign(&X, eq_f64(m->cluster_centers), k, lab, NULL, NULL, NULL, &in, NULL);
+    if (m->params.variant == EQ_KMEDIANS || m->params.variant == EQ_KMEDOIDS)
+      eq_km_assign_l1(&X, eq_f64(m->cluster_centers), k, lab, NULL, &in, NULL);
+    else
+      eq_km_assign(&X, eq_f64(m->cluster_centers), k, lab, NULL, NULL, NULL, &in, NULL);
     if (inertia) st = eq_mat_sum(&X, &in, 1), *inertia = in;
   }
   eq_mat_close(&X);

@@ -13,4 +13,16 @@ void eq_km_assign(const eq_mat *X, const double *C, int64_t k, int64_t *labels, 
 /* mind[i] = min(mind[i], |x_i - c_j|^2 over the k centres C). */
 void eq_km_update_mind(const eq_mat *X, const double *C, int64_t k, double *mind);
 
+/* Manhattan assignment: labels (counts changes), per-cluster counts and
+ * the summed distances; local. */
+void eq_km_assign_l1(const eq_mat *X, const double *C, int64_t k, int64_t *labels, double *counts,
+                     double *inertia, int64_t *changed);
+/* C[c] = coordinate-wise median of the rows labelled c (global counts
+ * given); collective. Empty clusters keep their centre. */
+eq_status eq_km_medians(const eq_mat *X, const int64_t *labels, int64_t k, const double *counts, double *C);
+/* Each non-empty centre moves to its closest member row (Manhattan). */
+eq_status eq_km_snap_medoids(const eq_mat *X, const int64_t *labels, int64_t k, const double *counts, double *C);
+/* Weighted k-means++ then weighted Lloyd on m replicated points P (m x d). */
+void eq_km_recluster(const double *P, const double *w, int64_t m, int64_t d, int64_t k, uint64_t seed, double *C);
+
 #endif

@@ -38,6 +38,7 @@ void eq_pca_free(eq_pca *m) {
   if (!m) return;
   eq_tensor_free(m->mean), eq_tensor_free(m->components), eq_tensor_free(m->explained_variance);
   eq_tensor_free(m->explained_variance_ratio), eq_tensor_free(m->singular_values);
+  eq_tensor_free(m->var);
   eq_free(m);
 }
 
@@ -198,6 +199,10 @@ eq_status eq_pca_fit(eq_pca *m, eq_rows Xr) {
       kept += ev;
     }
     m->noise_variance = k < r ? (total - kept) / (double)(r - k) : 0;
+    eq_tensor_free(m->var);
+    m->var = eq_algo_f64_1d(d, NULL);
+    if (!m->var) st = eq_error_code();
+    for (int64_t j = 0; j < d && !st; j++) eq_f64(m->var)[j] = m2[j] / (double)n;
     if (m->noise_variance < 0) m->noise_variance = 0;
     m->n_samples = n;
     m->n_features = d;

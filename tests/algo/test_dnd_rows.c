@@ -43,9 +43,28 @@ static void run(int split) {
   eq_tensor_free(X), eq_tensor_free(init), eq_tensor_free(lab);
 }
 
+/* rbf on eq_dnd_cdist and manhattan, every split of A and B */
+static void kernels(void) {
+  const eq_comm *comm = eq_comm_world();
+  eq_tensor *A = ref_load("sp_A"), *B = ref_load("sp_B"), *Kr = ref_load("sp_rbf"), *Mr = ref_load("sp_manhattan");
+  int splits[2] = {0, EQ_DND_NONE};
+  for (int a = 0; a < 2; a++)
+    for (int b = 0; b < 2; b++) {
+      eq_dnd *Ad = eq_dnd_from_tensor(A, splits[a], comm), *Bd = eq_dnd_from_tensor(B, splits[b], comm);
+      eq_dnd *K = eq_dnd_rbf(Ad, Bd, 0.3), *M = eq_dnd_manhattan(Ad, Bd);
+      eq_tensor *Ka = K ? eq_dnd_to_tensor(K) : NULL, *Ma = M ? eq_dnd_to_tensor(M) : NULL;
+      CHECK_MSG(Ka && max_abs_diff(Ka, Kr) < 1e-12, "rbf a=%d b=%d", a, b);
+      CHECK_MSG(Ma && max_abs_diff(Ma, Mr) < 1e-12, "manhattan a=%d b=%d", a, b);
+      CHECK(M && M->split == Ad->split);
+      eq_tensor_free(Ka), eq_tensor_free(Ma), eq_dnd_free(K), eq_dnd_free(M), eq_dnd_free(Ad), eq_dnd_free(Bd);
+    }
+  eq_tensor_free(A), eq_tensor_free(B), eq_tensor_free(Kr), eq_tensor_free(Mr);
+}
+
 int main(int argc, char **argv) {
   test_init(&argc, &argv);
   run(1);
   run(0);
+  kernels();
   return test_finish();
 }
