@@ -62,9 +62,10 @@ static eq_status ring(const eq_comm *c, const void *mine, const int64_t *counts,
   int64_t maxc = 0;
   for (int r = 0; r < P; r++) maxc = counts[r] > maxc ? counts[r] : maxc;
   size_t bytes = (size_t)(maxc * row_elems) * es + 64;
-  char *buf[2] = {malloc(bytes), malloc(bytes)};
+  /* Two receive buffers alternate; with two ranks only one block is ever received. */
+  char *buf[2] = {malloc(bytes), P > 2 ? malloc(bytes) : NULL};
   eq_status st = EQ_OK;
-  if (!buf[0] || !buf[1]) st = eq_error(EQ_ERR_MEMORY, "eq_dnd ring: out of memory for %zu bytes", bytes);
+  if (!buf[0] || (P > 2 && !buf[1])) st = eq_error(EQ_ERR_MEMORY, "eq_dnd ring: out of memory for %zu bytes", bytes);
   const void *cur = mine;
   int left = (me - 1 + P) % P, right = (me + 1) % P;
   for (int s = 0; s < P && !st; s++) {
