@@ -36,7 +36,7 @@ static void usage(FILE *out) {
           "  --patch N          ViT patch size (default 4)\n"
           "  --width N          ResNet width: planes of layer1 (default 64, torchvision's)\n"
           "  --optimizer NAME   sgd | adamw | lars (default sgd)\n"
-          "  --lr X             peak learning rate (default 0.1 sgd, 1e-3 adamw, 0.2 lars)\n"
+          "  --lr X             peak learning rate (default 0.05 sgd, 1e-3 adamw, 0.2 lars)\n"
           "  --weight-decay X   (default 5e-4 sgd/lars, 0.05 adamw; not on biases/norms)\n"
           "  --momentum X       sgd/lars momentum (default 0.9)\n"
           "  --warmup N         linear warm-up steps, then cosine to 0 (default steps/10)\n"
@@ -219,7 +219,7 @@ static int run(train_opts *o) {
   eq_checkpoint_info info = {0};
   eq_optim_kind kind;
   if (eq_optim_kind_parse(o->optimizer, &kind)) return fail("bad --optimizer");
-  if (!o->lr_set) o->lr = kind == EQ_OPTIM_ADAMW ? 1e-3 : kind == EQ_OPTIM_LARS ? 0.2 : 0.1;
+  if (!o->lr_set) o->lr = kind == EQ_OPTIM_ADAMW ? 1e-3 : kind == EQ_OPTIM_LARS ? 0.2 : 0.05;
   if (!o->wd_set) o->weight_decay = kind == EQ_OPTIM_ADAMW ? 0.05 : 5e-4;
   if (o->warmup < 0) o->warmup = o->steps / 10;
   if (o->threads > 0) eq_set_num_threads((int)o->threads);
@@ -275,6 +275,11 @@ static int run(train_opts *o) {
     eq_backbone_out out;
     eq_tensor *loss = NULL;
     eq_status st = eq_backbone_forward(m, x, true, &out);
+    /* A diverged model shows first in its logits: stop before the loss. */
+    for (int64_t i = 0; !st && i < o->batch * o->classes; i++)
+      if (!isfinite(eq_f32(out.logits)[i]))
+        st = eq_error(EQ_ERR_VALUE, "the logits are not finite at step %lld (diverged: lower --lr or set --clip)",
+                      (long long)step + 1);
     if (!st && !(loss = eq_cross_entropy(out.logits, y, 0.0, -100))) st = eq_error_code();
     double loss_v = loss ? eq_get_flat(loss, 0) : NAN, acc = 0;
     if (!st) {

@@ -302,9 +302,19 @@ eq_tensor *eq_clamp(eq_tensor *x, double lo, double hi) {
   }
   if (eq_require_cpu("clamp", x)) return NULL;
   if (!eq_dtype_is_float(x->dtype)) {
-    eq_tensor *t = eq_binary_scalar(EQ_MAXIMUM, x, isinf(lo) ? -9.2e18 : lo);
+    /* Integer bounds within the dtype's range (no out-of-range casts). */
+    double tmin = 0, tmax = 1;
+    switch (x->dtype) {
+    case EQ_I32: tmin = -2147483648.0, tmax = 2147483647.0; break;
+    case EQ_I64: tmin = -9.2e18, tmax = 9.2e18; break;
+    case EQ_U8: tmax = 255; break;
+    default: break;
+    }
+    lo = ceil(lo) < tmin ? tmin : (ceil(lo) > tmax ? tmax : ceil(lo));
+    hi = floor(hi) > tmax ? tmax : (floor(hi) < tmin ? tmin : floor(hi));
+    eq_tensor *t = eq_binary_scalar(EQ_MAXIMUM, x, lo);
     if (!t) return NULL;
-    eq_tensor *out = eq_binary_scalar(EQ_MINIMUM, t, isinf(hi) ? 9.2e18 : hi);
+    eq_tensor *out = eq_binary_scalar(EQ_MINIMUM, t, hi);
     eq_tensor_free(t);
     return out;
   }

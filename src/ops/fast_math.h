@@ -14,6 +14,7 @@
 static inline float eq_expf(float x) {
   const float hi = 88.7228393f, lo = -86.6f;
   float xc = x > hi ? hi : (x < lo ? lo : x);
+  xc = xc == xc ? xc : 0.0f; /* NaN: any finite value, replaced at the end (no UB in the int conversion) */
   float n = floorf(xc * 1.44269504088896341f + 0.5f);
   float r = xc - n * 0.693359375f;
   r = r - n * -2.12194440e-4f;
@@ -25,7 +26,7 @@ static inline float eq_expf(float x) {
   p = p * r + 5.0000001201e-1f;
   float e = p * r * r + r + 1.0f;
   /* 2^(n-1) * 2 keeps n = 128 (x near the top) representable. */
-  int32_t bits = ((int32_t)n + 126) << 23;
+  uint32_t bits = (uint32_t)((int32_t)n + 126) << 23; /* n + 126 in [1, 254] */
   float scale;
   memcpy(&scale, &bits, sizeof scale);
   float res = e * scale * 2.0f;
