@@ -38,6 +38,20 @@ save("rgba.png", Image.fromarray(rgba, "RGBA"), "RGBA")
 g16 = smooth(11, 9, 1)[..., 0].astype(np.uint16) * 257 + 3
 Image.fromarray(g16).save(os.path.join(out, "grey16.png"))
 np.save(os.path.join(out, "grey16.png.npy"), (np.asarray(Image.open(os.path.join(out, "grey16.png"))) >> 8).astype(np.uint8))
+# 16-bit RGB (PIL cannot write it: a minimal PNG writer); PIL reads it as
+# "RGB" keeping the high byte of each sample.
+import struct, zlib
+def png16(path, a):
+    h, w, _ = a.shape
+    raw = b"".join(b"\x00" + a[y].astype(">u2").tobytes() for y in range(h))
+    def chunk(t, d):
+        return struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d))
+    ihdr = struct.pack(">IIBBBBB", w, h, 16, 2, 0, 0, 0)
+    open(path, "wb").write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+a16 = smooth(6, 5, 3).astype(np.uint16) * 257 + 100
+png16(os.path.join(out, "rgb16.png"), a16)
+np.save(os.path.join(out, "rgb16.png.npy"), np.asarray(Image.open(os.path.join(out, "rgb16.png")).convert("RGB")))
+assert (np.load(os.path.join(out, "rgb16.png.npy")) == (a16 >> 8)).all()
 pal = Image.fromarray(rgb).convert("P", palette=Image.ADAPTIVE, colors=16)
 save("palette.png", pal, "RGB")
 la = Image.fromarray(smooth(7, 10, 2), "LA")

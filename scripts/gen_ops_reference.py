@@ -55,14 +55,25 @@ def unary():
         "atan": (torch.atan, "x"), "sinh": (torch.sinh, "x"), "cosh": (torch.cosh, "x"),
         "log2": (torch.log2, "pos"), "log10": (torch.log10, "pos"), "exp2": (torch.exp2, "x"),
     }
+    # Values and gradients in float64 from the float32 inputs: the float32
+    # results are compared with the exact ones (PyTorch's own float32 GELU
+    # forms lose relative accuracy to cancellation for negative x).
     inputs = {"x": x, "pos": pos, "unit": unit}
     for name, (fn, src) in ops.items():
-        v = t(inputs[src])
+        v = t(inputs[src].astype(np.float64))
         out = fn(v)
         save("unary_" + name, out.detach().numpy())
         if out.requires_grad and name not in ("floor", "ceil", "round", "trunc", "sign", "tan", "asin",
                                               "acos", "atan", "sinh", "cosh", "log2", "log10", "exp2"):
             weighted_grads(out, [v], "unary_" + name)
+    # A wide range through the vectorised float32 paths (fast exp/tanh/CDF).
+    wide = np.concatenate([rng.uniform(-30, 30, 1000), [0.0, 1e-6, -1e-6, 80.0, -80.0, 88.5, -86.0]]).astype(np.float32)
+    save("wide_x", wide)
+    tw = torch.tensor(wide, dtype=torch.float64)
+    for name, fn in {"exp": torch.exp, "sigmoid": torch.sigmoid, "tanh": torch.tanh, "silu": F.silu,
+                     # x sigmoid(2u) = 0.5 x (1 + tanh u): exact where 1 + tanh u cancels
+                     "gelu_tanh": lambda v: v * torch.sigmoid(2 * 0.7978845608028654 * (v + 0.044715 * v ** 3))}.items():
+        save("wide_" + name, fn(tw).numpy())
     # GELU far in the tails, against x * Phi(x) in float64 through SciPy's
     # erfc (1 + erf cancels there, in PyTorch's float32 and float64 alike).
     from scipy.special import erfc

@@ -22,7 +22,7 @@ reference_packages=(
 )
 
 dataset_packages=(
-  sweethome3d-furniture libcgal-demo
+  sweethome3d-furniture libcgal-demo dataset-fashion-mnist
 )
 
 want=("${build_packages[@]}")

@@ -25,7 +25,8 @@ void eq_image_free(eq_image *img);
  * errors ("corrupt JPEG 'x.jpg': ..."). want_channels 0 keeps the file's
  * channels, 1 or 3 converts. Kept channels: PNG grey 1, grey+alpha 4 (RGBA),
  * RGB 3, RGBA 4, palette 3 or 4 (with tRNS); 16-bit samples keep their high
- * byte (as PIL does); JPEG grey 1, YCbCr/RGB 3, CMYK/YCCK converted to 3.
+ * byte (as PIL reads 16-bit RGB; PIL keeps 16-bit grey as I;16, whose
+ * convert("L") clips instead); JPEG grey 1, YCbCr/RGB 3, CMYK/YCCK converted to 3.
  * Truncated or corrupt files are errors (libjpeg's "premature end" warning
  * included), never a grey-filled image. */
 eq_status eq_image_decode(const void *bytes, size_t n, const char *name, int want_channels, eq_image *out);

@@ -14,7 +14,9 @@
  * plus labels, item indices, the sampled parameters, latents (3DIEBench) and,
  * for ITR, K intermediate targets u_k = g_{k theta / (K+1)}(u), each made
  * directly from u. A batch stays valid until the next eq_loader_next call;
- * meanwhile the workers fill the next `prefetch` batches. */
+ * meanwhile the workers fill the next `prefetch` batches. Memory: prefetch + 1
+ * slots of n (2 + K) x 3 x H x W floats, n = global_batch / world (at 224 px
+ * and n = 256 one slot of two views is 308 MB: lower prefetch there). */
 #ifndef EQUIVAR_LOADER_H
 #define EQUIVAR_LOADER_H
 

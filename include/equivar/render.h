@@ -160,6 +160,7 @@ int64_t eq_render_model_triangles(const eq_render_model *model);
 typedef struct eq_render_options {
   int size;         /* output width = height in pixels (e.g. 64, 128, 256) */
   int supersample;  /* s x s samples per pixel, box filtered (1..4) */
+  int shadows;      /* 1: the object shadows the spot light (a shadow map) */
 } eq_render_options;
 
 eq_render_options eq_render_default_options(int size);
@@ -216,6 +217,7 @@ typedef struct eq_render_dataset_options {
   int png;             /* 1: image_<i>.png instead of .jpg */
   int jpeg_quality;
   int supersample;
+  int shadows;         /* 1 (default): the object casts shadows */
   int progress;        /* 1: progress bar on stderr */
 } eq_render_dataset_options;
 

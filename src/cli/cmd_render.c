@@ -32,6 +32,7 @@ static void usage(FILE *out) {
           "  --threads N           worker threads (default: OMP_NUM_THREADS or all cores)\n"
           "  --limit-objects N     render a fixed subset of N objects (spread over classes)\n"
           "  --supersample S       S x S samples per pixel (default 2)\n"
+          "  --no-shadows          no shadow from the object (on by default)\n"
           "  --png                 write PNG instead of JPEG\n"
           "  --quality Q           JPEG quality (default 95)\n"
           "  --list                print the objects (class, id, source) and exit\n"
@@ -71,6 +72,7 @@ static int run_render(int argc, char **argv) {
     if (!strcmp(a, "--png")) o.png = 1, takes = 0;
     else if (!strcmp(a, "--list")) list = 1, takes = 0;
     else if (!strcmp(a, "--no-progress")) o.progress = 0, takes = 0;
+    else if (!strcmp(a, "--no-shadows")) o.shadows = 0, takes = 0;
     else if (!strcmp(a, "--intermediates-rotation-only")) o.intermediates_rotation_only = 1, takes = 0;
     if (!takes) continue;
     if (!val) {

@@ -57,7 +57,7 @@ static int setup_read(png_structp png, png_infop info, png_ctx *ctx) {
   if (color == PNG_COLOR_TYPE_GRAY && depth < 8) png_set_expand_gray_1_2_4_to_8(png);
   int has_trns = png_get_valid(png, info, PNG_INFO_tRNS) != 0;
   if (has_trns) png_set_tRNS_to_alpha(png);
-  if (depth == 16) png_set_strip_16(png); /* high byte, like PIL */
+  if (depth == 16) png_set_strip_16(png); /* high byte (PIL does the same for 16-bit RGB) */
   int grey = !(color & PNG_COLOR_MASK_COLOR);
   int alpha = (color & PNG_COLOR_MASK_ALPHA) || has_trns;
   if (grey && alpha) png_set_gray_to_rgb(png); /* no 2-channel images: GA -> RGBA */

@@ -111,8 +111,8 @@ typedef struct {
   case EQ_SIGMOID: EQ_UN_LOOPS(T, T, (T)1 / ((T)1 + eq_vexp##S(-a))); return;                       \
   case EQ_RELU: EQ_UN_LOOPS(T, T, a < 0 ? (T)0 : a); return;                                    \
   case EQ_GELU: EQ_UN_LOOPS(T, T, a *eq_vcdf##S(a)); return;               \
-  case EQ_GELU_TANH:                                                                            \
-    EQ_UN_LOOPS(T, T, (T)0.5 * a * ((T)1 + eq_vtanh##S((T)SQRT_2_OVER_PI * (a + (T)0.044715 * a * a * a)))); \
+  case EQ_GELU_TANH: /* 0.5 (1 + tanh u) = sigmoid(2u): no cancellation for x < 0 */          \
+    EQ_UN_LOOPS(T, T, a / ((T)1 + eq_vexp##S((T)(-2 * SQRT_2_OVER_PI) * (a + (T)0.044715 * a * a * a)))); \
     return;                                                                                     \
   case EQ_SILU: EQ_UN_LOOPS(T, T, a / ((T)1 + eq_vexp##S(-a))); return;                             \
   case EQ_SQUARE: EQ_UN_LOOPS(T, T, a *a); return;                                              \

@@ -46,11 +46,10 @@ typedef struct {
   default: return;
 
 #define DEFINE_ACT_GRADS(T, S)                                                                   \
+  /* With s = sigmoid(2u) = 0.5 (1 + tanh u): s + 2 x s (1 - s) u'(x). */            \
   static inline T gelu_tanh_grad_##S(T x) {                                                      \
-    T inner = (T)SQRT_2_OVER_PI * (x + (T)0.044715 * x * x * x);                                 \
-    T t = eq_vtanh##S(inner);                                                                        \
-    return (T)0.5 * ((T)1 + t) +                                                                 \
-           (T)0.5 * x * ((T)1 - t * t) * (T)SQRT_2_OVER_PI * ((T)1 + (T)3 * (T)0.044715 * x * x); \
+    T s = (T)1 / ((T)1 + eq_vexp##S((T)(-2 * SQRT_2_OVER_PI) * (x + (T)0.044715 * x * x * x)));   \
+    return s + (T)2 * x * s * ((T)1 - s) * (T)SQRT_2_OVER_PI * ((T)1 + (T)3 * (T)0.044715 * x * x); \
   }                                                                                              \
   static inline T silu_grad_##S(T x) {                                                           \
     T s = (T)1 / ((T)1 + eq_vexp##S(-x));                                                            \

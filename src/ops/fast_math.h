@@ -11,7 +11,11 @@
 #include <stdint.h>
 #include <string.h>
 
-static inline float eq_expf(float x) {
+/* Forced: in the large kernel switches GCC's inlining budget otherwise
+ * leaves calls in the loops, which then do not vectorise. */
+#define EQ_FAST_INLINE static inline __attribute__((always_inline))
+
+EQ_FAST_INLINE float eq_expf(float x) {
   const float hi = 88.7228393f, lo = -86.6f;
   float xc = x > hi ? hi : (x < lo ? lo : x);
   xc = xc == xc ? xc : 0.0f; /* NaN: any finite value, replaced at the end (no UB in the int conversion) */
@@ -38,7 +42,7 @@ static inline float eq_expf(float x) {
 /* tanh: an odd polynomial x + x^3 Q(x^2) below |x| = 0.625 (least-squares
  * fit, relative error 2e-9 in exact arithmetic), 1 - 2 / (e^{2|x|} + 1)
  * above; about 2 ulp. */
-static inline float eq_tanhf(float x) {
+EQ_FAST_INLINE float eq_tanhf(float x) {
   float a = fabsf(x), z = x * x;
   float q = 2.3392921222e-03f;
   q = q * z - 8.3860814845e-03f;
@@ -56,7 +60,7 @@ static inline float eq_tanhf(float x) {
  * degree 10 fitted by least squares on [0, 10] (relative error 2.4e-8 in
  * exact arithmetic, about 1e-6 in float32 for large z); z^2 is split into
  * two floats so its rounding does not reach the exponent. */
-static inline float eq_erfcf_pos(float z) {
+EQ_FAST_INLINE float eq_erfcf_pos(float z) {
   z = z > 10.0f ? 10.0f : z; /* erfc(10) = 2e-45: 0 in float32; keeps inf finite */
   float t = 1.0f / (1.0f + 0.5f * z);
   float p = -1.3222319662e-01f;
@@ -75,7 +79,7 @@ static inline float eq_erfcf_pos(float z) {
 }
 
 /* Phi(x) = erfc(-x / sqrt 2) / 2, the standard normal CDF (GELU's gate). */
-static inline float eq_normal_cdff(float x) {
+EQ_FAST_INLINE float eq_normal_cdff(float x) {
   float z = fabsf(x) * 0.70710678118654752f;
   float half_tail = 0.5f * eq_erfcf_pos(z);
   return x < 0 ? half_tail : 1.0f - half_tail;
@@ -83,11 +87,11 @@ static inline float eq_normal_cdff(float x) {
 
 /* Type-suffixed spellings for the kernel templates (S = f or empty): the
  * float32 forms vectorise, the float64 ones are libm. */
-static inline float eq_vexpf(float x) { return eq_expf(x); }
-static inline double eq_vexp(double x) { return exp(x); }
-static inline float eq_vtanhf(float x) { return eq_tanhf(x); }
-static inline double eq_vtanh(double x) { return tanh(x); }
-static inline float eq_vcdff(float x) { return eq_normal_cdff(x); }
-static inline double eq_vcdf(double x) { return 0.5 * erfc(-x * 0.70710678118654752440); }
+EQ_FAST_INLINE float eq_vexpf(float x) { return eq_expf(x); }
+EQ_FAST_INLINE double eq_vexp(double x) { return exp(x); }
+EQ_FAST_INLINE float eq_vtanhf(float x) { return eq_tanhf(x); }
+EQ_FAST_INLINE double eq_vtanh(double x) { return tanh(x); }
+EQ_FAST_INLINE float eq_vcdff(float x) { return eq_normal_cdff(x); }
+EQ_FAST_INLINE double eq_vcdf(double x) { return 0.5 * erfc(-x * 0.70710678118654752440); }
 
 #endif

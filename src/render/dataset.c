@@ -27,6 +27,7 @@ eq_render_dataset_options eq_render_dataset_default_options(void) {
   o.val_fraction = 0.2;
   o.jpeg_quality = 95;
   o.supersample = 2;
+  o.shadows = 1;
   o.progress = 1;
   return o;
 }
@@ -114,6 +115,7 @@ static eq_status render_object(const object_job *job, int64_t *images) {
   if ((st = eq_mkdirs(tmp_dir))) goto done;
   eq_render_options ro = eq_render_default_options(o->size);
   ro.supersample = o->supersample;
+  ro.shadows = o->shadows;
   const uint64_t stream = eq_fnv1a64(obj->id);
   const char *ext = o->png ? "png" : "jpg";
   eq_render_latents prev;
@@ -288,11 +290,11 @@ static eq_status write_index(const eq_render_source *src, int n, const char *fai
       fprintf(f.fp,
               "{\"format\": \"3DIEBench\", \"renderer\": \"equivar render\", \"size\": %d, \"views\": %d, "
               "\"seed\": %llu, \"val_fraction\": %g, \"intermediates\": %d, \"intermediates_rotation_only\": %d, "
-              "\"supersample\": %d, \"image_format\": \"%s\", \"objects\": %d, \"train_objects\": %lld, "
+              "\"supersample\": %d, \"shadows\": %d, \"image_format\": \"%s\", \"objects\": %d, \"train_objects\": %lld, "
               "\"val_objects\": %lld, \"classes\": %d, \"images\": %lld, "
               "\"latents\": [\"rot_x\", \"rot_y\", \"rot_z\", \"floor_hue\", \"light_theta\", \"light_phi\", \"light_hue\"]}\n",
               o->size, o->views, (unsigned long long)o->seed, o->val_fraction, o->intermediates,
-              o->intermediates_rotation_only, o->supersample, o->png ? "png" : "jpg", *rendered,
+              o->intermediates_rotation_only, o->supersample, o->shadows, o->png ? "png" : "jpg", *rendered,
               (long long)count[0], (long long)count[1], ncls, (long long)images);
       st = eq_atomic_commit(&f);
     }

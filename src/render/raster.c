@@ -28,6 +28,10 @@ static const float UP[3] = {0.0f, -SQRT1_2, SQRT1_2};
 #define SPOT_COS_INNER 0.90630778703664996f
 #define SPOT_COS_OUTER 0.81915204428899179f
 #define NEAR_Z 0.05f
+/* Shadow map: as many texels as image samples, over the object's bounding sphere
+ * (radius 0.75 at distance 4: focal = sqrt(4^2 - 0.75^2) / 0.75, less 5 %). */
+#define SHADOW_FOCAL 4.98f
+#define SHADOW_BIAS 0.02f
 
 static float srgb_to_linear_lut[256];
 static int lut_ready = 0; /* benign race: every thread writes the same values */
@@ -45,13 +49,17 @@ eq_render_options eq_render_default_options(int size) {
   eq_render_options o;
   o.size = size;
   o.supersample = 2;
+  o.shadows = 1;
   return o;
 }
 
 typedef struct view_setup {
   float rot[9];
   float light_pos[3], spot_dir[3], light_rgb[3], floor_rgb[3];
+  float lf[3], lr[3], lu[3]; /* the light's forward, right, up */
 } view_setup;
+
+static void light_frame(const view_setup *v, float lf[3], float lr[3], float lu[3]);
 
 static void setup_view(const double quat[4], const eq_render_latents *l, view_setup *v) {
   double m[9];
@@ -72,6 +80,120 @@ static void setup_view(const double quat[4], const eq_render_latents *l, view_se
     v->light_rgb[i] = LIGHT_GAIN * lc[i];
     v->floor_rgb[i] = fc[i] * fc[i];
   }
+  light_frame(v, v->lf, v->lr, v->lu);
+}
+
+/* Z-buffers the model's triangles into an S x S grid of samples at pixel
+ * centres. `sv` holds per position (screen x, screen y, 1/z) at `stride`
+ * floats apart; 1/z == 0 marks a vertex behind the near plane. With tri_id,
+ * also records the nearest triangle and its screen barycentrics. */
+static void raster_triangles(const eq_render_model *m, const float *sv, int stride, int S, float *depth,
+                             int32_t *tri_id, float *bary) {
+  for (int64_t t = 0; t < m->num_triangles; t++) {
+    const float *a = sv + stride * m->tri[3 * t], *b = sv + stride * m->tri[3 * t + 1], *c = sv + stride * m->tri[3 * t + 2];
+    if (a[2] == 0.0f || b[2] == 0.0f || c[2] == 0.0f) continue; /* behind the near plane */
+    float minx = fminf(a[0], fminf(b[0], c[0])), maxx = fmaxf(a[0], fmaxf(b[0], c[0]));
+    float miny = fminf(a[1], fminf(b[1], c[1])), maxy = fmaxf(a[1], fmaxf(b[1], c[1]));
+    /* samples sit at pixel centres (x + 0.5); clamp before converting to int */
+    minx = fmaxf(minx, -1.0f), miny = fmaxf(miny, -1.0f);
+    maxx = fminf(maxx, (float)S + 1.0f), maxy = fminf(maxy, (float)S + 1.0f);
+    if (!(minx <= maxx) || !(miny <= maxy)) continue;
+    int x0 = (int)ceilf(minx - 0.5f), x1 = (int)floorf(maxx - 0.5f);
+    int y0 = (int)ceilf(miny - 0.5f), y1 = (int)floorf(maxy - 0.5f);
+    if (x0 < 0) x0 = 0;
+    if (y0 < 0) y0 = 0;
+    if (x1 > S - 1) x1 = S - 1;
+    if (y1 > S - 1) y1 = S - 1;
+    if (x0 > x1 || y0 > y1) continue; /* covers no sample centre: most triangles of big meshes */
+    float area = (b[0] - a[0]) * (c[1] - a[1]) - (c[0] - a[0]) * (b[1] - a[1]);
+    if (!(fabsf(area) > 1e-12f)) continue;
+    float inv_area = 1.0f / area;
+    for (int y = y0; y <= y1; y++) {
+      float py = (float)y + 0.5f;
+      for (int x = x0; x <= x1; x++) {
+        float px = (float)x + 0.5f;
+        float w0 = ((b[0] - px) * (c[1] - py) - (c[0] - px) * (b[1] - py)) * inv_area;
+        float w1 = ((c[0] - px) * (a[1] - py) - (a[0] - px) * (c[1] - py)) * inv_area;
+        float w2 = 1.0f - w0 - w1;
+        if (w0 < 0 || w1 < 0 || w2 < 0) continue;
+        float iz = w0 * a[2] + w1 * b[2] + w2 * c[2];
+        size_t k = (size_t)y * S + x;
+        if (iz > depth[k]) {
+          depth[k] = iz;
+          if (tri_id) {
+            tri_id[k] = (int32_t)t;
+            bary[2 * k] = w1;
+            bary[2 * k + 1] = w2;
+          }
+        }
+      }
+    }
+  }
+}
+
+/* Shadow map: the object's depth (as 1/z) seen from the spot light, in a
+ * frustum that just holds the object's bounding sphere. */
+static void light_frame(const view_setup *v, float lf[3], float lr[3], float lu[3]) {
+  for (int i = 0; i < 3; i++) lf[i] = v->spot_dir[i];
+  float up[3] = {0.0f, 0.0f, 1.0f};
+  if (fabsf(lf[2]) > 0.99f) up[1] = 1.0f, up[2] = 0.0f; /* light straight above */
+  lr[0] = lf[1] * up[2] - lf[2] * up[1];
+  lr[1] = lf[2] * up[0] - lf[0] * up[2];
+  lr[2] = lf[0] * up[1] - lf[1] * up[0];
+  float n = 1.0f / sqrtf(lr[0] * lr[0] + lr[1] * lr[1] + lr[2] * lr[2]);
+  lr[0] *= n, lr[1] *= n, lr[2] *= n;
+  lu[0] = lr[1] * lf[2] - lr[2] * lf[1];
+  lu[1] = lr[2] * lf[0] - lr[0] * lf[2];
+  lu[2] = lr[0] * lf[1] - lr[1] * lf[0];
+}
+
+/* Light-space (x, y, 1/z) of a world point, x and y in shadow-map texels. */
+static void to_light(const view_setup *v, int M, const float p[3], float out[3]) {
+  float d[3] = {p[0] - v->light_pos[0], p[1] - v->light_pos[1], p[2] - v->light_pos[2]};
+  float x = d[0] * v->lr[0] + d[1] * v->lr[1] + d[2] * v->lr[2];
+  float y = d[0] * v->lu[0] + d[1] * v->lu[1] + d[2] * v->lu[2];
+  float z = d[0] * v->lf[0] + d[1] * v->lf[1] + d[2] * v->lf[2];
+  float iz = z > NEAR_Z ? 1.0f / z : 0.0f;
+  const float half = 0.5f * (float)M;
+  out[0] = half + half * SHADOW_FOCAL * x * iz;
+  out[1] = half - half * SHADOW_FOCAL * y * iz;
+  out[2] = iz;
+}
+
+/* `lv` receives 3 floats per position. */
+static void shadow_map(const eq_render_model *m, const view_setup *v, int M, const float *vert, float *lv, float *smap) {
+  for (int64_t i = 0; i < m->num_positions; i++) to_light(v, M, vert + 6 * i, lv + 3 * i);
+  for (size_t i = 0; i < (size_t)M * M; i++) smap[i] = 0.0f;
+  raster_triangles(m, lv, 3, M, smap, NULL, NULL);
+}
+
+/* Fraction of the spot light reaching p: 2 x 2 depth comparisons,
+ * bilinearly weighted, with a bias growing at grazing angles. */
+typedef struct shadow {
+  const float *map;
+  int size;
+} shadow;
+
+static float visibility(const view_setup *v, const shadow *sh, const float p[3], float ndotl) {
+  const int M = sh->size;
+  const float *smap = sh->map;
+  float l[3];
+  to_light(v, M, p, l);
+  if (l[2] == 0.0f) return 1.0f;
+  float z = 1.0f / l[2];
+  float bias = SHADOW_BIAS * (2.0f - ndotl);
+  float x = l[0] - 0.5f, y = l[1] - 0.5f;
+  float fx0 = floorf(x), fy0 = floorf(y);
+  if (!(fx0 >= -1.0f && fx0 < (float)M && fy0 >= -1.0f && fy0 < (float)M)) return 1.0f;
+  float fx = x - fx0, fy = y - fy0;
+  int x0 = (int)fx0, y0 = (int)fy0;
+  float lit[4];
+  for (int k = 0; k < 4; k++) {
+    int xx = x0 + (k & 1), yy = y0 + (k >> 1);
+    float occ = (xx >= 0 && yy >= 0 && xx < M && yy < M) ? smap[(size_t)yy * M + xx] : 0.0f;
+    lit[k] = (occ > 0.0f && 1.0f / occ + bias < z) ? 0.0f : 1.0f;
+  }
+  return (lit[0] * (1.0f - fx) + lit[1] * fx) * (1.0f - fy) + (lit[2] * (1.0f - fx) + lit[3] * fx) * fy;
 }
 
 static void sample_texture(const eq_image *t, float u, float v, float rgb[3]) {
@@ -95,7 +217,8 @@ static void sample_texture(const eq_image *t, float u, float v, float rgb[3]) {
 }
 
 /* Lambert from the spot light inside its cone, plus white ambient. */
-static void shade(const view_setup *v, const float p[3], const float n[3], const float albedo[3], float out[3]) {
+static void shade(const view_setup *v, const shadow *sh, const float p[3], const float n[3], const float albedo[3],
+                  float out[3]) {
   float L[3] = {v->light_pos[0] - p[0], v->light_pos[1] - p[1], v->light_pos[2] - p[2]};
   float d2 = L[0] * L[0] + L[1] * L[1] + L[2] * L[2];
   float inv = d2 > 0 ? 1.0f / sqrtf(d2) : 0.0f;
@@ -107,6 +230,7 @@ static void shade(const view_setup *v, const float p[3], const float n[3], const
   s = s < 0 ? 0 : s > 1 ? 1 : s;
   s = s * s * (3.0f - 2.0f * s);
   float k = s * ndotl;
+  if (sh && k > 0.0f) k *= visibility(v, sh, p, ndotl);
   for (int c = 0; c < 3; c++) out[c] = albedo[c] * (AMBIENT + v->light_rgb[c] * k);
 }
 
@@ -133,6 +257,7 @@ eq_status eq_render_view_quat(const eq_render_model *m, const double quat[4], co
   float *bary = malloc(sizeof(float) * 2 * ns);
   float *depth = malloc(sizeof(float) * ns);
   float *lin = malloc(sizeof(float) * 3 * ns);
+  float *smap = NULL, *lvert = NULL;
   eq_status st = EQ_OK;
   if (!vert || !tri_id || !bary || !depth || !lin) {
     st = eq_error(EQ_ERR_MEMORY, "eq_render_view: out of memory for a %dx%d render", S, S);
@@ -158,42 +283,17 @@ eq_status eq_render_view_quat(const eq_render_model *m, const double quat[4], co
     depth[i] = 0.0f;
   }
   /* Pass 1: z-buffer of triangle ids (larger 1/z is nearer). */
-  for (int64_t t = 0; t < m->num_triangles; t++) {
-    const float *a = vert + 6 * m->tri[3 * t], *b = vert + 6 * m->tri[3 * t + 1], *c = vert + 6 * m->tri[3 * t + 2];
-    if (a[5] == 0.0f || b[5] == 0.0f || c[5] == 0.0f) continue; /* behind the near plane */
-    float area = (b[3] - a[3]) * (c[4] - a[4]) - (c[3] - a[3]) * (b[4] - a[4]);
-    if (!(fabsf(area) > 1e-12f)) continue;
-    float inv_area = 1.0f / area;
-    float minx = fminf(a[3], fminf(b[3], c[3])), maxx = fmaxf(a[3], fmaxf(b[3], c[3]));
-    float miny = fminf(a[4], fminf(b[4], c[4])), maxy = fmaxf(a[4], fmaxf(b[4], c[4]));
-    /* samples sit at pixel centres (x + 0.5); clamp before converting to int */
-    minx = fmaxf(minx, -1.0f), miny = fmaxf(miny, -1.0f);
-    maxx = fminf(maxx, (float)S + 1.0f), maxy = fminf(maxy, (float)S + 1.0f);
-    if (!(minx <= maxx) || !(miny <= maxy)) continue;
-    int x0 = (int)ceilf(minx - 0.5f), x1 = (int)floorf(maxx - 0.5f);
-    int y0 = (int)ceilf(miny - 0.5f), y1 = (int)floorf(maxy - 0.5f);
-    if (x0 < 0) x0 = 0;
-    if (y0 < 0) y0 = 0;
-    if (x1 > S - 1) x1 = S - 1;
-    if (y1 > S - 1) y1 = S - 1;
-    for (int y = y0; y <= y1; y++) {
-      float py = (float)y + 0.5f;
-      for (int x = x0; x <= x1; x++) {
-        float px = (float)x + 0.5f;
-        float w0 = ((b[3] - px) * (c[4] - py) - (c[3] - px) * (b[4] - py)) * inv_area;
-        float w1 = ((c[3] - px) * (a[4] - py) - (a[3] - px) * (c[4] - py)) * inv_area;
-        float w2 = 1.0f - w0 - w1;
-        if (w0 < 0 || w1 < 0 || w2 < 0) continue;
-        float iz = w0 * a[5] + w1 * b[5] + w2 * c[5];
-        size_t k = (size_t)y * S + x;
-        if (iz > depth[k]) {
-          depth[k] = iz;
-          tri_id[k] = (int32_t)t;
-          bary[2 * k] = w1;
-          bary[2 * k + 1] = w2;
-        }
-      }
+  raster_triangles(m, vert + 3, 6, S, depth, tri_id, bary);
+  shadow sh = {NULL, S};
+  if (o->shadows) {
+    smap = malloc(sizeof(float) * (size_t)sh.size * sh.size);
+    lvert = malloc(sizeof(float) * 3 * (size_t)m->num_positions);
+    if (!smap || !lvert) {
+      st = eq_error(EQ_ERR_MEMORY, "eq_render_view: out of memory for the shadow map");
+      goto done;
     }
+    shadow_map(m, &v, sh.size, vert, lvert, smap);
+    sh.map = smap;
   }
   /* Pass 2: shade every sample once. */
   for (int y = 0; y < S; y++) {
@@ -230,7 +330,7 @@ eq_status eq_render_view_quat(const eq_render_model *m, const double quat[4], co
           const float *cc = m->col + 9 * t;
           for (int c = 0; c < 3; c++) albedo[c] = p0 * cc[c] + p1 * cc[3 + c] + p2 * cc[6 + c];
         }
-        shade(&v, P, n, albedo, px);
+        shade(&v, o->shadows ? &sh : NULL, P, n, albedo, px);
       } else {
         float sx = ((float)x + 0.5f - half) / (half * FOCAL);
         float sy = (half - ((float)y + 0.5f)) / (half * FOCAL);
@@ -243,7 +343,7 @@ eq_status eq_render_view_quat(const eq_render_model *m, const double quat[4], co
         float tt = (FLOOR_Z - EYE[2]) / D[2];
         float P[3] = {EYE[0] + tt * D[0], EYE[1] + tt * D[1], FLOOR_Z};
         static const float up[3] = {0.0f, 0.0f, 1.0f};
-        shade(&v, P, up, v.floor_rgb, px);
+        shade(&v, o->shadows ? &sh : NULL, P, up, v.floor_rgb, px);
       }
     }
   }
@@ -265,6 +365,8 @@ eq_status eq_render_view_quat(const eq_render_model *m, const double quat[4], co
         out->pixels[3 * ((size_t)y * o->size + x) + c] = (uint8_t)(d > 255.0f ? 255.0f : d);
       }
 done:
+  free(smap);
+  free(lvert);
   free(vert);
   free(tri_id);
   free(bary);

@@ -364,6 +364,40 @@ static void test_patches(void) {
   eq_image_free(&b);
 }
 
+/* The real Fashion-MNIST test split when dataset-fashion-mnist is installed
+ * (scripts/install-deps.sh --datasets); values from NumPy on the same files. */
+static void test_fashion_mnist_package(void) {
+  const char *root = "/usr/share/datasets/fashion-mnist";
+  struct stat sb;
+  if (stat(root, &sb) != 0) {
+    printf("skipped: %s not installed\n", root);
+    return;
+  }
+  eq_dataset *ds = eq_dataset_open_spec("fashion-mnist:/usr/share/datasets/fashion-mnist:test");
+  CHECK_MSG(ds != NULL, "%s", eq_error_message());
+  if (!ds) return;
+  CHECK(eq_dataset_size(ds) == 10000 && eq_dataset_num_classes(ds) == 10);
+  const size_t idx[2] = {0, 9999};
+  const long sums[2] = {33456, 24390};
+  for (int k = 0; k < 2; k++) {
+    eq_sample s;
+    CHECK(eq_dataset_get(ds, idx[k], 0, &s) == EQ_OK && s.image.width == 28 && s.image.channels == 1);
+    long sum = 0;
+    for (int i = 0; i < 28 * 28; i++) sum += s.image.pixels[i];
+    CHECK_MSG(sum == sums[k], "image %zu pixel sum %ld, NumPy %ld", idx[k], sum, sums[k]);
+    if (k == 0) CHECK(s.label == 9);
+    eq_sample_free(&s);
+  }
+  int count[10] = {0};
+  for (size_t i = 0; i < 10000; i += 1) {
+    eq_sample s;
+    if (eq_dataset_get(ds, i, 0, &s) == EQ_OK && s.label >= 0 && s.label < 10) count[s.label]++;
+    eq_sample_free(&s);
+  }
+  for (int c = 0; c < 10; c++) CHECK(count[c] == 1000);
+  eq_dataset_free(ds);
+}
+
 static void test_open_by_config(void) {
   char text[1200];
   snprintf(text, sizeof text, "{\"type\": \"cifar10\", \"root\": \"%s/cifar10\", \"split\": \"test\"}", dir);
@@ -392,6 +426,7 @@ int main(void) {
   test_patches();
   test_npy_huge_shape();
   test_open_by_config();
+  test_fashion_mnist_package();
   char cmd[600];
   snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
   if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);

@@ -63,6 +63,7 @@ static void test_against_pil(void) {
   check_against_pil("rgb.png", ".npy", 0, 0);
   check_against_pil("rgba.png", ".npy", 0, 0);
   check_against_pil("grey16.png", ".npy", 0, 0);
+  check_against_pil("rgb16.png", ".npy", 0, 0);
   check_against_pil("palette.png", ".npy", 3, 0);
   check_against_pil("grey_alpha.png", ".npy", 0, 0);
 }

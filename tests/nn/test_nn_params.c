@@ -3,6 +3,8 @@
  * PyTorch definition (bounds, mean, standard deviation). */
 #include "eq_test.h"
 #include "equivar/nn.h"
+#include "equivar/optim.h"
+#include "equivar/safetensors.h"
 
 #include <string.h>
 
@@ -126,7 +128,54 @@ static void test_mlp_names(void) {
   eq_params_free(P);
 }
 
+/* Fixed 2-d sin-cos positions equal MAE's table (zero CLS row) and stay a
+ * buffer (no gradient, not re-initialised). */
+static void test_sincos(void) {
+  eq_vit_config c = {.image_size = 16, .patch_size = 4, .dim = 16, .depth = 1, .heads = 2, .sincos_pos = true};
+  eq_backbone *m = eq_vit_new(&c, 3);
+  CHECK_MSG(m != NULL, "%s", eq_error_message());
+  if (!m) return;
+  eq_param *p = eq_params_find(m->params, "pos_embed");
+  CHECK(p && (p->flags & EQ_PARAM_BUFFER) && !p->tensor->requires_grad);
+  const char *data = getenv("EQ_TEST_DATA");
+  char path[512];
+  snprintf(path, sizeof path, "%s/models/sincos_g4_d16.safetensors", data ? data : "tests/data");
+  eq_safetensors *f = eq_safetensors_open(path);
+  CHECK_MSG(f != NULL, "%s", eq_error_message());
+  eq_tensor *want = f ? eq_safetensors_get(f, "pos_embed") : NULL;
+  CHECK(want && eq_same_shape(want, p->tensor));
+  for (int64_t i = 0; want && i < eq_numel(want); i++) CHECK_CLOSE(eq_get_flat(p->tensor, i), eq_get_flat(want, i), 0, 1e-6);
+  CHECK(eq_params_reinit(m->params, 9) == EQ_OK);
+  for (int64_t i = 0; want && i < eq_numel(want); i++) CHECK_CLOSE(eq_get_flat(p->tensor, i), eq_get_flat(want, i), 0, 1e-6);
+  eq_tensor_free(want);
+  eq_safetensors_close(f);
+  eq_backbone_free(m);
+}
+
+/* An MLP head runs and produces [N, out]; BatchNorm counts its batches. */
+static void test_mlp_forward(void) {
+  eq_params *P = eq_params_new();
+  eq_nn_mlp m;
+  int dims[3] = {6, 8, 3};
+  CHECK(eq_nn_mlp_init(&m, P, "head", 2, dims, true, EQ_ACT_GELU, true) == EQ_OK);
+  CHECK(eq_params_build(P, 2) == EQ_OK);
+  eq_tensor *x = eq_rand_normal(EQ_F32, EQ_DIMS(5, 6), 0, 1, 1, 1);
+  eq_tensor *y = eq_nn_mlp_forward(&m, x, true);
+  CHECK(y && y->ndim == 2 && y->shape[0] == 5 && y->shape[1] == 3);
+  CHECK(eq_get_flat(m.bn[0].num_batches_tracked, 0) == 1);
+  eq_tensor *loss = y ? eq_sum(y, 0, NULL, false) : NULL;
+  CHECK(loss && eq_backward(loss) == EQ_OK);
+  CHECK(eq_grad_norm(P) > 0);
+  eq_tape_clear();
+  eq_tensor_free(loss);
+  eq_tensor_free(y);
+  eq_tensor_free(x);
+  eq_params_free(P);
+}
+
 int main(void) {
+  test_sincos();
+  test_mlp_forward();
   test_flat_buffers();
   test_initialisers();
   test_mlp_names();

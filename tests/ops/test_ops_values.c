@@ -31,6 +31,16 @@ static void test_unary(void) {
   /* GELU's tails keep their relative accuracy. */
   eq_tensor *tails = ref_load("gelu_tails_x");
   if (tails) ref_check("gelu tails", eq_gelu(tails, false), "gelu_tails", 1e-5, 1e-30);
+  /* The vectorised float32 paths over a wide range, against float64. */
+  eq_tensor *wide = ref_load("wide_x");
+  const eq_unary_op wide_ops[] = {EQ_EXP, EQ_SIGMOID, EQ_TANH, EQ_SILU, EQ_GELU_TANH};
+  for (size_t k = 0; wide && k < sizeof wide_ops / sizeof *wide_ops; k++) {
+    char ref[64];
+    snprintf(ref, sizeof ref, "wide_%s", eq_unary_op_name(wide_ops[k]));
+    /* gelu_tanh: its exponent 2u is rounded to float32 (|2u| up to ~90). */
+    ref_check(ref, eq_unary(wide_ops[k], wide), ref, wide_ops[k] == EQ_GELU_TANH ? 1.5e-5 : 3e-7, 1e-37);
+  }
+  eq_tensor_free(wide);
   /* Predicates: bool results. */
   eq_tensor *special = eq_from_data(EQ_F32, EQ_DIMS(4), (float[]){1.0f, NAN, INFINITY, -INFINITY});
   eq_tensor *nan = eq_unary(EQ_ISNAN, special), *inf = eq_unary(EQ_ISINF, special);

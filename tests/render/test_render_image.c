@@ -18,7 +18,7 @@
 
 /* FNV-1a of the pixels of the fixed scene below, 64 px, 2x2 supersampling.
  * Changing the scene, shading or rasterisation changes it on purpose. */
-#define EXPECTED_HASH 0x9ef00f32a2f185f2ull
+#define EXPECTED_HASH 0x3ca5ab13cc298383ull
 
 static const char *CUBE_OBJ =
     "mtllib cube.mtl\n"
@@ -110,6 +110,18 @@ static void test_fixed_scene(void) {
   CHECK_CLOSE(r, k * fl[0], 0, 3e-3);
   CHECK_CLOSE(g, k * fl[1], 0, 3e-3);
   CHECK_CLOSE(b, k * fl[2], 0, 3e-3);
+  /* shadows only darken, and some floor pixels fall into the object's shadow */
+  eq_render_options ns = o;
+  ns.shadows = 0;
+  eq_image flat;
+  CHECK(eq_render_view(model, &l, &ns, &flat) == EQ_OK);
+  int darker = 0, brighter = 0;
+  for (int i = 0; i < 64 * 64 * 3; i++) {
+    darker += img.pixels[i] < flat.pixels[i];
+    brighter += img.pixels[i] > flat.pixels[i];
+  }
+  CHECK_MSG(darker > 30 && brighter == 0, "shadows: %d darker, %d brighter values", darker, brighter);
+  eq_image_free(&flat);
   /* another rotation moves object pixels */
   eq_render_latents l3 = l;
   l3.rotation[2] = -0.4f;
