@@ -47,11 +47,19 @@ typedef enum eq_binary_op {
 const char *eq_unary_op_name(eq_unary_op op);
 const char *eq_binary_op_name(eq_binary_op op);
 
-/* Result dtype: float ops on integer inputs give float32 (exp, sqrt, ...);
- * arithmetic promotes (eq_dtype_promote); predicates give bool. */
+/* Result dtype: float ops on integer inputs give float32 (exp, sqrt, ...;
+ * div and atan2 too: true division, as PyTorch); arithmetic promotes
+ * (eq_dtype_promote); predicates give bool. Integer arithmetic wraps, and
+ * integer division/modulo by zero gives 0 (no trap). bool operands: add and
+ * maximum are logical or, mul and minimum logical and; sub, pow and the
+ * division ops reject bool, bitwise ops reject floats (EQ_ERR_DTYPE).
+ * Float32 exp, sigmoid, silu, tanh and both GELUs use vectorised
+ * approximations within a few ulp (GELU's tails keep relative accuracy). */
 eq_tensor *eq_unary(eq_unary_op op, eq_tensor *x);
 eq_tensor *eq_binary(eq_binary_op op, eq_tensor *a, eq_tensor *b);
-/* a op s, with the scalar taking a's dtype (NumPy's weak scalar rule). */
+/* a op s, with the scalar taking a's dtype (NumPy's weak scalar rule),
+ * except that a non-integral s with an integer or bool tensor computes in
+ * float32 (int_tensor * 0.5 is float, as PyTorch). */
 eq_tensor *eq_binary_scalar(eq_binary_op op, eq_tensor *a, double s);
 /* s op a. */
 eq_tensor *eq_scalar_binary(eq_binary_op op, double s, eq_tensor *a);
@@ -73,7 +81,8 @@ eq_tensor *eq_gelu(eq_tensor *x, bool tanh_approximation);
 eq_tensor *eq_sigmoid(eq_tensor *x);
 eq_tensor *eq_tanh(eq_tensor *x);
 eq_tensor *eq_silu(eq_tensor *x);
-/* min(max(x, lo), hi); gradient passes where lo < x < hi. */
+/* min(max(x, lo), hi) with lo <= hi (else EQ_ERR_VALUE; +-INFINITY for one
+ * side); gradient passes where lo < x < hi. */
 eq_tensor *eq_clamp(eq_tensor *x, double lo, double hi);
 /* cond ? a : b with broadcasting; cond is bool (or nonzero). Differentiable in a and b. */
 eq_tensor *eq_where(eq_tensor *cond, eq_tensor *a, eq_tensor *b);
@@ -84,7 +93,11 @@ eq_status eq_binary_scalar_(eq_binary_op op, eq_tensor *a, double s);
 
 /* ------------------------------------------------------------ reductions
  * axes: `naxes` axes (negative allowed); naxes == 0 reduces over all axes.
- * keepdim keeps reduced axes as size 1. */
+ * keepdim keeps reduced axes as size 1. Integer and bool sums, products and
+ * scans give int64 (as PyTorch); mean/var/std of integers give float32;
+ * max/min keep the input dtype and propagate NaN. Float32 sums accumulate in
+ * float lanes within blocks of 1024 and in double across blocks, and do not
+ * depend on the thread count. */
 
 eq_tensor *eq_sum(eq_tensor *x, int naxes, const int *axes, bool keepdim);
 eq_tensor *eq_mean(eq_tensor *x, int naxes, const int *axes, bool keepdim);
@@ -182,8 +195,10 @@ eq_tensor *eq_l2_normalize(eq_tensor *x, int axis, double eps);
 /* ------------------------------------------------------------ losses (mean over the batch) */
 
 /* logits [N, C] (or [N, C, ...]), targets int64 [N] (or [N, ...]) with values
- * in [0, C) or ignore_index (< 0 disables); label_smoothing in [0, 1). */
+ * in [0, C) or ignore_index (< 0 disables); label_smoothing in [0, 1).
+ * The mean is over the targets that are not ignored (NaN when all are). */
 eq_tensor *eq_cross_entropy(eq_tensor *logits, eq_tensor *targets, double label_smoothing, int64_t ignore_index);
+/* input and target of the same shape; beta = 0 is the L1 loss. */
 eq_tensor *eq_mse_loss(eq_tensor *input, eq_tensor *target);
 eq_tensor *eq_smooth_l1_loss(eq_tensor *input, eq_tensor *target, double beta);
 

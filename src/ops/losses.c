@@ -63,13 +63,10 @@ static double row_lse(const char *row, eq_dtype dt, int64_t C, double *sum) {
 static eq_status ce_backward(eq_node *node) {
   eq_tensor *x = node->inputs[0], *g = node->out->grad;
   const ce_ctx *c = node->ctx;
-  eq_reduce_plan p;
-  eq_reduce_plan_load(&p, node, x);
   EQ_NO_GRAD_BEGIN;
-  bool owned;
-  eq_tensor *rows = eq_reduce_rows(&p, x, &owned);
-  eq_tensor *gr = rows ? eq_empty(x->dtype, 2, rows->shape) : NULL;
-  eq_status st = gr ? EQ_OK : eq_error_code();
+  eq_rows_grad r;
+  eq_status st = eq_rows_grad_begin(&r, node, x);
+  eq_tensor *rows = r.rows, *gr = r.grad;
   if (!st) {
     double coef = eq_get_flat(g, 0) / c->count, ls = c->smoothing, uniform = ls / (double)c->C;
     int64_t M = c->M, C = c->C;
@@ -93,10 +90,8 @@ static eq_status ce_backward(eq_node *node) {
         if (!ignored) gm[t] -= cf * (1 - ls);
       }
     }
-    st = eq_reduce_accumulate_rows(&p, x, gr);
   }
-  eq_tensor_free(gr);
-  if (rows && owned) eq_tensor_free(rows);
+  st = eq_rows_grad_end(&r, x, st);
   EQ_NO_GRAD_END;
   return st;
 }

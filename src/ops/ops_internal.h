@@ -62,6 +62,16 @@ eq_tensor *eq_reduce_from_rows(const eq_reduce_plan *p, const eq_tensor *x, cons
 eq_status eq_reduce_accumulate_rows(const eq_reduce_plan *p, eq_tensor *x, const eq_tensor *g_rows);
 /* g (the output gradient) viewed with x's ndim (reduced axes of size 1). */
 eq_tensor *eq_reduce_keepdim_view(const eq_reduce_plan *p, const eq_tensor *g);
+/* The scaffold of a row-wise backward: the node's plan, x's rows and a fresh
+ * [M, R] gradient block; _end accumulates that block into x's gradient
+ * (when st is EQ_OK) and releases both. */
+typedef struct eq_rows_grad {
+  eq_reduce_plan plan;
+  eq_tensor *rows, *grad;
+  bool owned;
+} eq_rows_grad;
+eq_status eq_rows_grad_begin(eq_rows_grad *r, const eq_node *node, eq_tensor *x);
+eq_status eq_rows_grad_end(eq_rows_grad *r, eq_tensor *x, eq_status st);
 void eq_reduce_plan_save(const eq_reduce_plan *p, eq_node *node);
 void eq_reduce_plan_load(eq_reduce_plan *p, const eq_node *node, const eq_tensor *x);
 

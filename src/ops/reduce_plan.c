@@ -157,3 +157,18 @@ eq_tensor *eq_reduce_from_rows(const eq_reduce_plan *p, const eq_tensor *x, cons
   return out;
 }
 
+
+eq_status eq_rows_grad_begin(eq_rows_grad *r, const eq_node *node, eq_tensor *x) {
+  eq_reduce_plan_load(&r->plan, node, x);
+  r->grad = NULL;
+  r->rows = eq_reduce_rows(&r->plan, x, &r->owned);
+  if (r->rows) r->grad = eq_empty(x->dtype, 2, r->rows->shape);
+  return r->grad ? EQ_OK : eq_error_code();
+}
+
+eq_status eq_rows_grad_end(eq_rows_grad *r, eq_tensor *x, eq_status st) {
+  if (!st && r->grad) st = eq_reduce_accumulate_rows(&r->plan, x, r->grad);
+  eq_tensor_free(r->grad);
+  if (r->rows && r->owned) eq_tensor_free(r->rows);
+  return st;
+}

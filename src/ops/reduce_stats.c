@@ -67,15 +67,13 @@ static eq_status var_backward(eq_node *node) {
   eq_tensor *x = node->inputs[0], *out = node->out, *g = out->grad;
   bool is_std = node->i[2] != 0;
   double div = node->f[0];
-  eq_reduce_plan p;
-  eq_reduce_plan_load(&p, node, x);
   EQ_NO_GRAD_BEGIN;
-  bool owned;
-  eq_tensor *rows = eq_reduce_rows(&p, x, &owned);
-  eq_tensor *gr = rows ? eq_empty(x->dtype, 2, rows->shape) : NULL;
-  eq_status st = gr ? EQ_OK : eq_error_code();
+  eq_rows_grad r;
+  eq_status st = eq_rows_grad_begin(&r, node, x);
+  const eq_reduce_plan *p = &r.plan;
+  eq_tensor *rows = r.rows, *gr = r.grad;
   if (!st) {
-    int64_t M = p.M, R = p.R;
+    int64_t M = p->M, R = p->R;
     const char *xr = eq_data_ptr(rows);
     char *o = eq_data_ptr(gr);
     size_t es = eq_dtype_size(x->dtype);
@@ -100,10 +98,8 @@ static eq_status var_backward(eq_node *node) {
         for (int64_t k = 0; k < R; k++) orow[k] = c * (xrow[k] - mean);
       }
     }
-    st = eq_reduce_accumulate_rows(&p, x, gr);
   }
-  eq_tensor_free(gr);
-  if (rows && owned) eq_tensor_free(rows);
+  st = eq_rows_grad_end(&r, x, st);
   EQ_NO_GRAD_END;
   return st;
 }
@@ -173,15 +169,13 @@ eq_tensor *eq_std(eq_tensor *x, int naxes, const int *axes, int correction, bool
 
 static eq_status prod_backward(eq_node *node) {
   eq_tensor *x = node->inputs[0], *g = node->out->grad;
-  eq_reduce_plan p;
-  eq_reduce_plan_load(&p, node, x);
   EQ_NO_GRAD_BEGIN;
-  bool owned;
-  eq_tensor *rows = eq_reduce_rows(&p, x, &owned);
-  eq_tensor *gr = rows ? eq_empty(x->dtype, 2, rows->shape) : NULL;
-  eq_status st = gr ? EQ_OK : eq_error_code();
+  eq_rows_grad r;
+  eq_status st = eq_rows_grad_begin(&r, node, x);
+  const eq_reduce_plan *p = &r.plan;
+  eq_tensor *rows = r.rows, *gr = r.grad;
   if (!st) {
-    int64_t M = p.M, R = p.R;
+    int64_t M = p->M, R = p->R;
     for (int64_t m = 0; m < M; m++) {
       /* d prod / d x_k = product of the others: prefix * suffix products,
        * exact with zeros. */
@@ -196,10 +190,8 @@ static eq_status prod_backward(eq_node *node) {
         prefix *= eq_get_flat(rows, m * R + k);
       }
     }
-    st = eq_reduce_accumulate_rows(&p, x, gr);
   }
-  eq_tensor_free(gr);
-  if (rows && owned) eq_tensor_free(rows);
+  st = eq_rows_grad_end(&r, x, st);
   EQ_NO_GRAD_END;
   return st;
 }
