@@ -282,6 +282,36 @@ eq_dnd *eq_dnd_matmul(const eq_dnd *a, const eq_dnd *b);
  * |x|^2 + |y|^2 - 2 x.y expansion (GEMM), else exact differences. */
 eq_dnd *eq_dnd_cdist(const eq_dnd *x, const eq_dnd *y, bool quadratic);
 
+/* Frobenius norm of all elements (0-d, replicated). */
+eq_dnd *eq_dnd_norm(const eq_dnd *x);
+/* = eq_dnd_matmul (vectors: the inner product). */
+eq_dnd *eq_dnd_dot(const eq_dnd *a, const eq_dnd *b);
+/* a (m) x b (n) -> m x n, split as a (or b's split moved to axis 1). */
+eq_dnd *eq_dnd_outer(const eq_dnd *a, const eq_dnd *b);
+eq_status eq_dnd_trace(const eq_dnd *x, double *out);
+/* Tall-skinny QR (m >= n) by TSQR: local QR of each row block, one allgather
+ * of the n x n factors, QR of their stack. Q: m x n, split 0 (a column-split
+ * or replicated a is first cut into row blocks); R: n x n replicated, with
+ * diag(R) >= 0 (the unique factorisation). Either output may be NULL. */
+eq_status eq_dnd_qr(const eq_dnd *a, eq_dnd **q, eq_dnd **r);
+/* Thin SVD of a tall-skinny matrix: TSQR, then the SVD of R on every rank.
+ * U: m x n split 0; S: n (descending), Vt: n x n replicated. */
+eq_status eq_dnd_svd(const eq_dnd *a, eq_dnd **u, eq_dnd **s, eq_dnd **vt);
+/* argmin |a x - b| for tall a (m >= n, full rank) through TSQR: x = R^-1 Q^T b
+ * (replicated, n or n x k). */
+eq_dnd *eq_dnd_lstsq(const eq_dnd *a, const eq_dnd *b);
+/* Square systems and factorisations, computed on the replicated matrix with
+ * LAPACK (for the small / medium matrices these are used for); results take
+ * the input's split. Singular / indefinite input is an EQ_ERR_VALUE. */
+eq_dnd *eq_dnd_solve(const eq_dnd *a, const eq_dnd *b);
+eq_dnd *eq_dnd_cholesky(const eq_dnd *a); /* lower L, a = L L^T */
+eq_dnd *eq_dnd_inv(const eq_dnd *a);
+/* Symmetric eigendecomposition: w ascending, v columns = eigenvectors (replicated). */
+eq_status eq_dnd_eigh(const eq_dnd *a, eq_dnd **w, eq_dnd **v);
+/* Conjugate gradient for symmetric positive definite a (distributed matvecs):
+ * stops when |r| <= tol or after max_iter steps (iters: steps taken). */
+eq_dnd *eq_dnd_cg(const eq_dnd *a, const eq_dnd *b, const eq_dnd *x0, double tol, int max_iter, int *iters);
+
 /* ================================================================ manipulation */
 
 /* Axes permutation (perm NULL: reverse). The split axis moves with its data:

@@ -160,7 +160,7 @@ int64_t eq_render_model_triangles(const eq_render_model *model);
 typedef struct eq_render_options {
   int size;         /* output width = height in pixels (e.g. 64, 128, 256) */
   int supersample;  /* s x s samples per pixel, box filtered (1..4) */
-  int shadows;      /* 1: the object shadows the spot light (a shadow map) */
+  int shadows;      /* 1: the object casts a shadow from the spot light (shadow map) */
 } eq_render_options;
 
 eq_render_options eq_render_default_options(int size);
@@ -232,9 +232,10 @@ typedef struct eq_render_dataset_report {
 
 /* Renders the data set. Under MPI (MPI already initialised by the caller)
  * rank r renders objects i with i % size == r; rank 0 writes the index files
- * once all ranks are done. Objects whose mesh fails to load are skipped with
- * a warning on stderr and left out of the index files; the call fails only
- * when none rendered or on I/O errors. */
+ * once all ranks are done. Objects whose mesh fails to load or prepare are
+ * skipped with a warning on stderr and left out of the index files; the call
+ * fails when none rendered, or when writing any object's files failed (disk
+ * full, permissions): a data set is never silently incomplete. */
 eq_status eq_render_dataset(const eq_render_source *src, const eq_render_dataset_options *options,
                             eq_render_dataset_report *report);
 

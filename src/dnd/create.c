@@ -146,14 +146,15 @@ eq_dnd *eq_dnd_from_local(eq_tensor *local, int split, const eq_comm *comm) {
       for (int i = 0; ok && i < local->ndim; i++)
         if (i != split && o[2 + i] != local->shape[i]) ok = false;
       if (!ok) {
+        char b[96];
+        eq_error(EQ_ERR_SHAPE,
+                 "eq_dnd_from_local: rank %d's block (ndim %lld, %s) does not match this rank's %s %s outside "
+                 "split axis %d",
+                 r, (long long)o[0], eq_dtype_name((eq_dtype)o[1]), eq_shape_str(local, b, sizeof b),
+                 eq_dtype_name(local->dtype), split);
         free(all);
         free(counts);
-        char b[96];
-        return DND_FAIL(EQ_ERR_SHAPE,
-                        "eq_dnd_from_local: rank %d's block (ndim %lld, %s) does not match this rank's %s %s outside "
-                        "split axis %d",
-                        r, (long long)o[0], eq_dtype_name((eq_dtype)o[1]), eq_shape_str(local, b, sizeof b),
-                        eq_dtype_name(local->dtype), split);
+        return NULL;
       }
       counts[r] = o[2 + split];
       total += counts[r];

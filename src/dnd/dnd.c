@@ -1,8 +1,10 @@
 /* Distributed array structs, layout metadata and the general data mover. */
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "dnd/dnd_internal.h"
 
@@ -102,7 +104,18 @@ eq_dnd *dnd_new(eq_dtype dtype, int ndim, const int64_t *shape, int split, const
     free(x);
     return NULL;
   }
+  dnd_advise_huge(x->local);
   return x;
+}
+
+void dnd_advise_huge(eq_tensor *t) {
+  /* Large blocks on transparent huge pages (as NumPy does): 512x fewer page
+   * faults on first touch, which otherwise dominate copies and resplits. */
+  size_t bytes = t->storage->nbytes;
+  if (bytes < ((size_t)4 << 20)) return;
+  uintptr_t lo = ((uintptr_t)t->storage->data + 4095) & ~(uintptr_t)4095;
+  uintptr_t hi = ((uintptr_t)t->storage->data + bytes) & ~(uintptr_t)4095;
+  if (hi > lo) madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
 }
 
 void eq_dnd_free(eq_dnd *x) {
@@ -163,6 +176,7 @@ eq_tensor *dnd_materialize(eq_tensor *view) {
   eq_arena *prev = eq_arena_set_current(NULL);
   eq_tensor *t = eq_empty(view->dtype, view->ndim, view->shape);
   eq_arena_set_current(prev);
+  if (t) dnd_advise_huge(t);
   if (t && eq_copy_(t, view)) {
     eq_tensor_free(t);
     t = NULL;
@@ -229,21 +243,6 @@ static bool box(const eq_dnd *x, layout s, layout t, int p, int q, int64_t *lo, 
   return true;
 }
 
-/* A subarray datatype for box [lo, hi) inside the block of layout l on rank r. */
-static int make_subarray(const eq_dnd *x, layout l, int r, const int64_t *lo, const int64_t *hi, MPI_Datatype *out) {
-  int sizes[EQ_MAX_DIMS], sub[EQ_MAX_DIMS], starts[EQ_MAX_DIMS];
-  for (int a = 0; a < x->ndim; a++) {
-    int64_t blo = a == l.split ? l.offsets[r] : 0;
-    int64_t bn = a == l.split ? l.counts[r] : x->shape[a];
-    sizes[a] = (int)bn;
-    sub[a] = (int)(hi[a] - lo[a]);
-    starts[a] = (int)(lo[a] - blo);
-  }
-  int rc = MPI_Type_create_subarray(x->ndim, sizes, sub, starts, MPI_ORDER_C, eq_comm_mpi_type(x->dtype), out);
-  if (rc == MPI_SUCCESS) rc = MPI_Type_commit(out);
-  return rc;
-}
-
 /* A view of the box [lo, hi) of tensor t that holds rank r's block of layout l. */
 static eq_tensor *box_view(eq_tensor *t, const eq_dnd *x, layout l, int r, const int64_t *lo, const int64_t *hi) {
   eq_tensor *v = eq_view_of(t);
@@ -259,14 +258,6 @@ static eq_tensor *box_view(eq_tensor *t, const eq_dnd *x, layout l, int r, const
   return v;
 }
 
-static bool dims_fit_int(const eq_dnd *x, layout s, layout t, int me) {
-  for (int a = 0; a < x->ndim; a++) {
-    if (x->shape[a] > INT_MAX) return false;
-  }
-  (void)s, (void)t, (void)me;
-  return true;
-}
-
 /* Copies x's local box into dst's local box (both on this rank). */
 static eq_status copy_box(eq_tensor *dst, eq_tensor *src, const eq_dnd *x, layout s, layout t, int me) {
   int64_t lo[EQ_MAX_DIMS], hi[EQ_MAX_DIMS];
@@ -278,60 +269,143 @@ static eq_status copy_box(eq_tensor *dst, eq_tensor *src, const eq_dnd *x, layou
   return st;
 }
 
-/* Pack / Alltoallv / unpack: for arrays with a dim beyond the int range. */
-static eq_status move_packed(const eq_dnd *x, layout s, layout t, eq_tensor *dst) {
+/* A strided box view flattened to (rows x run): dims merged where contiguous. */
+typedef struct {
+  int nd;
+  int64_t shape[EQ_MAX_DIMS], stride[EQ_MAX_DIMS]; /* elements */
+  char *base;
+  size_t es;
+} boxwalk;
+
+static void walk_init(boxwalk *w, const eq_tensor *v) {
+  w->es = eq_dtype_size(v->dtype);
+  w->base = eq_data_ptr(v);
+  w->nd = 0;
+  for (int d = 0; d < v->ndim; d++) {
+    if (v->shape[d] == 1) continue;
+    if (w->nd > 0 && w->stride[w->nd - 1] == v->stride[d] * v->shape[d]) {
+      w->shape[w->nd - 1] *= v->shape[d];
+      w->stride[w->nd - 1] = v->stride[d];
+      continue;
+    }
+    w->shape[w->nd] = v->shape[d];
+    w->stride[w->nd++] = v->stride[d];
+  }
+  if (w->nd == 0) {
+    w->shape[0] = 1;
+    w->stride[0] = 1;
+    w->nd = 1;
+  }
+}
+
+static bool walk_contiguous(const boxwalk *w) { return w->nd == 1 && w->stride[0] == 1; }
+
+/* Copies elements [e0, e0 + n) of the box's C-order stream to (pack) or
+ * from buf. */
+static void walk_copy(const boxwalk *w, int64_t e0, int64_t n, char *buf, bool pack) {
+  int last = w->nd - 1;
+  int64_t L = w->shape[last], sL = w->stride[last];
+  int64_t row = e0 / L, col = e0 % L;
+  int64_t idx[EQ_MAX_DIMS], off = 0;
+  for (int d = last - 1; d >= 0; d--) {
+    idx[d] = row % w->shape[d];
+    row /= w->shape[d];
+    off += idx[d] * w->stride[d];
+  }
+  size_t es = w->es;
+  while (n > 0) {
+    int64_t k = L - col < n ? L - col : n;
+    char *p = w->base + (off + col * sL) * (int64_t)es;
+    if (sL == 1)
+      pack ? memcpy(buf, p, (size_t)k * es) : memcpy(p, buf, (size_t)k * es);
+    else if (es == 4)
+      for (int64_t i = 0; i < k; i++)
+        pack ? (((uint32_t *)buf)[i] = *(uint32_t *)(p + i * sL * 4)) : (*(uint32_t *)(p + i * sL * 4) = ((uint32_t *)buf)[i]);
+    else if (es == 8)
+      for (int64_t i = 0; i < k; i++)
+        pack ? (((uint64_t *)buf)[i] = *(uint64_t *)(p + i * sL * 8)) : (*(uint64_t *)(p + i * sL * 8) = ((uint64_t *)buf)[i]);
+    else
+      for (int64_t i = 0; i < k; i++)
+        pack ? memcpy(buf + i * es, p + i * sL * (int64_t)es, es) : memcpy(p + i * sL * (int64_t)es, buf + i * es, es);
+    buf += k * (int64_t)es;
+    n -= k;
+    col = 0;
+    for (int d = last - 1; d >= 0; d--) {
+      off += w->stride[d];
+      if (++idx[d] < w->shape[d]) break;
+      off -= w->shape[d] * w->stride[d];
+      idx[d] = 0;
+    }
+  }
+}
+
+/* Bytes packed per message: two such buffers are the mover's only extra
+ * memory, whatever the array size. */
+#define DND_MOVE_CHUNK ((int64_t)8 << 20)
+
+/* P - 1 rounds of pairwise exchange (round k: send to me + k, receive from
+ * me - k), each box streamed in bounded chunks; contiguous boxes are sent
+ * and received in place without packing. */
+static eq_status move_pairwise(const eq_dnd *x, layout s, layout t, eq_tensor *dst) {
   const eq_comm *c = x->comm;
   int P = c->size, me = c->rank;
-  int64_t *v = calloc((size_t)4 * P, sizeof(int64_t));
-  if (!v) return eq_error(EQ_ERR_MEMORY, "eq_dnd_resplit: out of memory");
-  int64_t *sc = v, *sd = v + P, *rc = v + 2 * P, *rd = v + 3 * P;
-  int64_t lo[EQ_MAX_DIMS], hi[EQ_MAX_DIMS], stot = 0, rtot = 0;
-  for (int q = 0; q < P; q++) {
-    sd[q] = stot;
-    if (box(x, s, t, me, q, lo, hi)) {
-      int64_t n = 1;
-      for (int a = 0; a < x->ndim; a++) n *= hi[a] - lo[a];
-      sc[q] = n;
-    }
-    stot += sc[q];
-    rd[q] = rtot;
-    if (box(x, s, t, q, me, lo, hi)) {
-      int64_t n = 1;
-      for (int a = 0; a < x->ndim; a++) n *= hi[a] - lo[a];
-      rc[q] = n;
-    }
-    rtot += rc[q];
-  }
   size_t es = eq_dtype_size(x->dtype);
-  char *sb = malloc((size_t)stot * es + 1), *rb = malloc((size_t)rtot * es + 1);
-  eq_status st = EQ_OK;
-  if (!sb || !rb) st = eq_error(EQ_ERR_MEMORY, "eq_dnd_resplit: out of memory for %lld elements", (long long)stot);
-  for (int q = 0; q < P && !st; q++) {
-    if (!sc[q]) continue;
-    box(x, s, t, me, q, lo, hi);
-    int64_t sh[EQ_MAX_DIMS];
-    for (int a = 0; a < x->ndim; a++) sh[a] = hi[a] - lo[a];
-    eq_tensor *w = eq_tensor_wrap(x->dtype, x->ndim, sh, sb + sd[q] * es);
-    eq_tensor *vs = box_view(x->local, x, s, me, lo, hi);
-    st = w && vs ? eq_copy_(w, vs) : eq_error_code();
-    eq_tensor_free(w);
-    eq_tensor_free(vs);
+  int64_t chunk = eq_comm_chunk_elems(es);
+  if (chunk > DND_MOVE_CHUNK / (int64_t)es) chunk = DND_MOVE_CHUNK / (int64_t)es;
+  if (chunk < 1) chunk = 1;
+  char *sbuf = NULL, *rbuf = NULL;
+  eq_status st = copy_box(dst, x->local, x, s, t, me);
+  MPI_Datatype type = eq_comm_mpi_type(x->dtype);
+  for (int k = 1; k < P && !st; k++) {
+    int to = (me + k) % P, from = (me - k + P) % P;
+    int64_t lo[EQ_MAX_DIMS], hi[EQ_MAX_DIMS], ns = 0, nr = 0;
+    eq_tensor *sv = NULL, *rv = NULL;
+    boxwalk sw, rw;
+    if (box(x, s, t, me, to, lo, hi)) {
+      sv = box_view(x->local, x, s, me, lo, hi);
+      if (!sv) st = eq_error_code();
+      else {
+        walk_init(&sw, sv);
+        ns = eq_numel(sv);
+      }
+    }
+    if (!st && box(x, s, t, from, me, lo, hi)) {
+      rv = box_view(dst, x, t, me, lo, hi);
+      if (!rv) st = eq_error_code();
+      else {
+        walk_init(&rw, rv);
+        nr = eq_numel(rv);
+      }
+    }
+    bool s_direct = ns && walk_contiguous(&sw), r_direct = nr && walk_contiguous(&rw);
+    if (!st && ((ns && !s_direct && !sbuf) || (nr && !r_direct && !rbuf))) {
+      if (!sbuf) sbuf = malloc((size_t)chunk * es);
+      if (!rbuf) rbuf = malloc((size_t)chunk * es);
+      if (!sbuf || !rbuf) st = eq_error(EQ_ERR_MEMORY, "eq_dnd_resplit: out of memory");
+    }
+    for (int64_t e = 0; !st && (e < ns || e < nr); e += chunk) {
+      MPI_Request req[2];
+      int nreq = 0, rc = MPI_SUCCESS;
+      int64_t kr = nr - e < chunk ? nr - e : chunk, ks = ns - e < chunk ? ns - e : chunk;
+      char *rp = NULL;
+      if (kr > 0) {
+        rp = r_direct ? rw.base + e * (int64_t)es : rbuf;
+        rc = MPI_Irecv(rp, (int)kr, type, from, 902, c->mpi, &req[nreq++]);
+      }
+      if (rc == MPI_SUCCESS && ks > 0) {
+        char *sp = s_direct ? sw.base + e * (int64_t)es : sbuf;
+        if (!s_direct) walk_copy(&sw, e, ks, sbuf, true);
+        rc = MPI_Isend(sp, (int)ks, type, to, 902, c->mpi, &req[nreq++]);
+      }
+      if (rc == MPI_SUCCESS) rc = MPI_Waitall(nreq, req, MPI_STATUSES_IGNORE);
+      if ((st = eq_comm_check(rc, "eq_dnd_resplit (MPI_Isend/Irecv)"))) break;
+      if (kr > 0 && !r_direct) walk_copy(&rw, e, kr, rbuf, false);
+    }
+    eq_tensor_free(sv);
+    eq_tensor_free(rv);
   }
-  if (!st) st = eq_comm_alltoallv(c, sb, sc, sd, rb, rc, rd, x->dtype);
-  for (int q = 0; q < P && !st; q++) {
-    if (!rc[q]) continue;
-    box(x, s, t, q, me, lo, hi);
-    int64_t sh[EQ_MAX_DIMS];
-    for (int a = 0; a < x->ndim; a++) sh[a] = hi[a] - lo[a];
-    eq_tensor *w = eq_tensor_wrap(x->dtype, x->ndim, sh, rb + rd[q] * es);
-    eq_tensor *vd = box_view(dst, x, t, me, lo, hi);
-    st = w && vd ? eq_copy_(vd, w) : eq_error_code();
-    eq_tensor_free(w);
-    eq_tensor_free(vd);
-  }
-  free(sb);
-  free(rb);
-  free(v);
+  free(sbuf);
+  free(rbuf);
   return st;
 }
 
@@ -345,45 +419,8 @@ eq_dnd *dnd_relayout(const eq_dnd *x, int split, const int64_t *counts) {
   if (x->split == EQ_DND_NONE || P == 1) {
     /* Replicated source (or one rank): every rank already holds its box. */
     st = copy_box(y->local, x->local, x, s, t, me);
-  } else if (!dims_fit_int(x, s, t, me)) {
-    st = move_packed(x, s, t, y->local);
   } else {
-    /* One MPI_Alltoallw with subarray datatypes: no packing buffers. */
-    MPI_Datatype *types = malloc(sizeof(MPI_Datatype) * 2 * (size_t)P);
-    int *ints = malloc(sizeof(int) * 4 * (size_t)P);
-    if (!types || !ints) st = eq_error(EQ_ERR_MEMORY, "eq_dnd_resplit: out of memory");
-    int64_t lo[EQ_MAX_DIMS], hi[EQ_MAX_DIMS];
-    int created = 0;
-    for (int q = 0; q < P && !st; q++) {
-      ints[q] = ints[2 * P + q] = 0;
-      ints[P + q] = ints[3 * P + q] = 0;
-      types[q] = types[P + q] = MPI_BYTE;
-      if (box(x, s, t, me, q, lo, hi)) {
-        if ((st = eq_comm_check(make_subarray(x, s, me, lo, hi, &types[q]), "MPI_Type_create_subarray"))) break;
-        ints[q] = 1;
-      }
-      if (box(x, s, t, q, me, lo, hi)) {
-        if ((st = eq_comm_check(make_subarray(x, t, me, lo, hi, &types[P + q]), "MPI_Type_create_subarray")))
-          break;
-        ints[2 * P + q] = 1;
-      }
-      created = q + 1;
-    }
-    if (!st) {
-      void *sbuf = eq_data_ptr(x->local), *rbuf = eq_data_ptr(y->local);
-      static char dummy[64];
-      if (!eq_numel(x->local)) sbuf = dummy;
-      if (!eq_numel(y->local)) rbuf = dummy;
-      st = eq_comm_check(MPI_Alltoallw(sbuf, ints, ints + P, types, rbuf, ints + 2 * P, ints + 3 * P, types + P,
-                                       c->mpi),
-                         "MPI_Alltoallw");
-    }
-    for (int q = 0; q < created; q++) {
-      if (ints[q]) MPI_Type_free(&types[q]);
-      if (ints[2 * P + q]) MPI_Type_free(&types[P + q]);
-    }
-    free(types);
-    free(ints);
+    st = move_pairwise(x, s, t, y->local);
   }
   if (st) {
     eq_dnd_free(y);

@@ -252,7 +252,8 @@ typedef struct {
   int64_t ldc;
   const int64_t *offsets;
   bool quadratic;
-  double *tmp; /* rows x cols scratch (quadratic) */
+  double *tmp; /* |y_j|^2 of the current block (quadratic) */
+  float *tmpf;
 } cd_ctx;
 
 static eq_status cd_block(int q, const void *block, int64_t rows, void *vctx) {
@@ -270,14 +271,18 @@ static eq_status cd_block(int q, const void *block, int64_t rows, void *vctx) {
       for (int64_t j = 0; j < rows; j++) {
         double yy = 0;
         for (int64_t t = 0; t < f; t++) yy += (double)Y[j * f + t] * Y[j * f + t];
-        c->tmp[j] = yy;
+        c->tmpf[j] = (float)yy;
       }
 #pragma omp parallel for schedule(static) if (m * rows > 65536)
-      for (int64_t i = 0; i < m; i++)
+      for (int64_t i = 0; i < m; i++) {
+        float *restrict ci = C + i * c->ldc;
+        const float *restrict yy = c->tmpf;
+        float xi = (float)c->xx[i];
         for (int64_t j = 0; j < rows; j++) {
-          double v = C[i * c->ldc + j] + c->xx[i] + c->tmp[j];
-          C[i * c->ldc + j] = (float)sqrt(v > 0 ? v : 0);
+          float v = ci[j] + xi + yy[j];
+          ci[j] = sqrtf(v > 0 ? v : 0);
         }
+      }
     } else {
       double *C = (double *)c->C + col0;
       cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)rows, (int)f, -2.0, (const double *)c->X,
@@ -366,7 +371,8 @@ eq_dnd *eq_dnd_cdist(const eq_dnd *x, const eq_dnd *y, bool quadratic) {
       }
       xx[i] = s;
     }
-    cd_ctx ctx = {d, eq_data_ptr(XL), mr, f, xx, eq_data_ptr(r->local), r->local->shape[1], NULL, quadratic, tmp};
+    cd_ctx ctx = {d, eq_data_ptr(XL), mr, f, xx, eq_data_ptr(r->local), r->local->shape[1], NULL, quadratic, tmp,
+                  (float *)tmp};
     if (!st) {
       if (X->split == 0 && Y->split == 0) {
         ctx.offsets = Y->offsets;

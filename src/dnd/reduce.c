@@ -127,11 +127,55 @@ static inline bool better_i(int64_t v, int64_t vi, int64_t best, int64_t bi, boo
       }                                                                                                        \
     }                                                                                                          \
   }                                                                                                            \
-  static void mom_##SUFFIX(const void *xp, int64_t outer, int64_t n, int64_t inner, moments *out) {           \
+  static void mom_##SUFFIX(const void *xp, int64_t outer, int64_t n, int64_t inner, moments *out,              \
+                          bool mean_only) {                                                                    \
     const T *x = xp;                                                                                           \
     int64_t m = outer * inner;                                                                                 \
     int nt = omp_get_max_threads();                                                                            \
     if (n * m < 65536) nt = 1;                                                                                 \
+    if (outer >= nt || nt == 1) {                                                                              \
+      /* Independent outputs per thread: two passes (mean, then squared deviations). */                       \
+      _Pragma("omp parallel num_threads(nt)") {                                                                \
+        double *s = malloc(sizeof(double) * (size_t)(2 * inner)), *q = s ? s + inner : NULL;                   \
+        _Pragma("omp for schedule(static)")                                                                    \
+        for (int64_t o = 0; o < outer; o++) {                                                                  \
+          const T *xo = x + o * n * inner;                                                                     \
+          moments *pm = out + o * inner;                                                                       \
+          if (inner == 1 || !s) {                                                                              \
+            for (int64_t k = 0; k < inner; k++) {                                                              \
+              double sum = 0, m2 = 0;                                                                          \
+              for (int64_t j = 0; j < n; j++) sum += (double)xo[j * inner + k];                                \
+              double mean = sum / (double)n;                                                                   \
+              if (!mean_only)                                                                                  \
+                for (int64_t j = 0; j < n; j++) {                                                              \
+                  double d = (double)xo[j * inner + k] - mean;                                                 \
+                  m2 += d * d;                                                                                 \
+                }                                                                                              \
+              pm[k] = (moments){(double)n, mean, m2};                                                          \
+            }                                                                                                  \
+            continue;                                                                                          \
+          }                                                                                                    \
+          for (int64_t k = 0; k < inner; k++) s[k] = q[k] = 0;                                                 \
+          for (int64_t j = 0; j < n; j++) {                                                                    \
+            const T *row = xo + j * inner;                                                                     \
+            for (int64_t k = 0; k < inner; k++) s[k] += (double)row[k];                                        \
+          }                                                                                                    \
+          for (int64_t k = 0; k < inner; k++) s[k] /= (double)n;                                               \
+          if (!mean_only)                                                                                      \
+            for (int64_t j = 0; j < n; j++) {                                                                  \
+              const T *row = xo + j * inner;                                                                   \
+              for (int64_t k = 0; k < inner; k++) {                                                            \
+                double d = (double)row[k] - s[k];                                                              \
+                q[k] += d * d;                                                                                 \
+              }                                                                                                \
+            }                                                                                                  \
+          for (int64_t k = 0; k < inner; k++) pm[k] = (moments){(double)n, s[k], q[k]};                        \
+        }                                                                                                      \
+        free(s);                                                                                               \
+      }                                                                                                        \
+      return;                                                                                                  \
+    }                                                                                                          \
+    /* Few outputs: threads split the reduced axis; per-thread moments merge (Chan). */                       \
     moments *part = calloc((size_t)(nt * m), sizeof(moments));                                                 \
     double *tmp = calloc((size_t)(nt * inner), sizeof(double));                                                \
     if (!part || !tmp) {                                                                                       \
@@ -147,7 +191,6 @@ static inline bool better_i(int64_t v, int64_t vi, int64_t best, int64_t bi, boo
       for (int64_t o = 0; o < outer; o++) {                                                                    \
         moments *pm = part + (int64_t)t * m + o * inner;                                                       \
         if (hi <= lo) continue;                                                                                \
-        /* Two passes over this thread's rows: mean, then squared deviations. */                             \
         for (int64_t k = 0; k < inner; k++) s[k] = 0;                                                          \
         for (int64_t j = lo; j < hi; j++) {                                                                    \
           const T *row = x + (o * n + j) * inner;                                                              \
@@ -159,13 +202,14 @@ static inline bool better_i(int64_t v, int64_t vi, int64_t best, int64_t bi, boo
           pm[k].mean = s[k] / cnt;                                                                             \
           s[k] = 0;                                                                                            \
         }                                                                                                      \
-        for (int64_t j = lo; j < hi; j++) {                                                                    \
-          const T *row = x + (o * n + j) * inner;                                                              \
-          for (int64_t k = 0; k < inner; k++) {                                                                \
-            double d = (double)row[k] - pm[k].mean;                                                            \
-            s[k] += d * d;                                                                                     \
+        if (!mean_only)                                                                                        \
+          for (int64_t j = lo; j < hi; j++) {                                                                  \
+            const T *row = x + (o * n + j) * inner;                                                            \
+            for (int64_t k = 0; k < inner; k++) {                                                              \
+              double d = (double)row[k] - pm[k].mean;                                                          \
+              s[k] += d * d;                                                                                   \
+            }                                                                                                  \
           }                                                                                                    \
-        }                                                                                                      \
         for (int64_t k = 0; k < inner; k++) pm[k].m2 = s[k];                                                   \
       }                                                                                                        \
     }                                                                                                          \
@@ -345,7 +389,7 @@ static eq_dnd *reduce(const char *name, const eq_dnd *x, int axis, bool keepdims
     if (n == 0)
       for (int64_t k = 0; k < m; k++) mo[k] = (moments){0, 0, 0};
     else
-      DISPATCH(mom, xp, outer, n, inner, mo);
+      DISPATCH(mom, xp, outer, n, inner, mo, kind == R_MEAN);
     if (across) st = custom_allreduce(x->comm, mo, m, 4);
     for (int64_t k = 0; k < m && !st; k++) {
       double v;

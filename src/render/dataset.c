@@ -93,16 +93,19 @@ typedef struct object_job {
   int report_progress;
 } object_job;
 
-static eq_status render_object(const object_job *job, int64_t *images) {
+/* *fatal is set when the failure is not the object's (writing, memory). */
+static eq_status render_object(const object_job *job, int64_t *images, int *fatal) {
   const eq_render_dataset_options *o = job->o;
   const eq_render_object *obj = &job->src->objects[job->index];
   eq_mesh mesh;
+  *fatal = 0;
   eq_status st = eq_render_source_load(job->src, job->index, &mesh);
   if (st) return st;
   eq_render_model *model = NULL;
   st = eq_render_model_new(&mesh, obj->path, &model);
   eq_mesh_free(&mesh);
   if (st) return st;
+  *fatal = 1; /* from here on the mesh is fine */
   size_t plen = strlen(o->out_dir) + strlen(obj->class_name) + strlen(obj->id) + 96;
   char *final_dir = malloc(plen), *tmp_dir = malloc(plen), *file = malloc(plen + 64);
   if (!final_dir || !tmp_dir || !file) {
@@ -357,10 +360,11 @@ eq_status eq_render_dataset(const eq_render_source *src, const eq_render_dataset
     int i = rank + j * size;
     object_job job = {src, o, i, &progress, show};
     int64_t made = 0;
-    eq_status ost = render_object(&job, &made);
+    int fatal = 0;
+    eq_status ost = render_object(&job, &made, &fatal);
     images += made;
     if (ost) {
-      failed[i] = 1;
+      failed[i] = fatal ? 2 : 1;
       messages[i] = eq_strdup(eq_error_message());
       eq_error_clear();
       if (show) {
@@ -370,24 +374,34 @@ eq_status eq_render_dataset(const eq_render_source *src, const eq_render_dataset
     }
   }
   if (show) eq_progress_finish(&progress);
+  char *fatal_message = NULL;
   for (int i = 0; i < n; i++)
     if (failed[i]) {
-      fprintf(stderr, "equivar render: warning: skipped %s/%s: %s\n", src->objects[i].class_name, src->objects[i].id,
-              messages[i] ? messages[i] : "(no message)");
+      if (failed[i] == 2 && !fatal_message) {
+        size_t len = strlen(src->objects[i].id) + (messages[i] ? strlen(messages[i]) : 0) + 64;
+        fatal_message = malloc(len);
+        if (fatal_message)
+          snprintf(fatal_message, len, "writing object '%s' failed: %s", src->objects[i].id, messages[i] ? messages[i] : "");
+      }
+      fprintf(stderr, "equivar render: %s %s/%s: %s\n", failed[i] == 2 ? "error:" : "warning: skipped",
+              src->objects[i].class_name, src->objects[i].id, messages[i] ? messages[i] : "(no message)");
       free(messages[i]);
     }
   free(messages);
   if (mpi && size > 1) {
     /* rank 0 writes the index: it needs every rank's failures and counts */
-    MPI_Allreduce(MPI_IN_PLACE, failed, n, MPI_CHAR, MPI_MAX, MPI_COMM_WORLD);
+    MPI_Allreduce(MPI_IN_PLACE, failed, n, MPI_UNSIGNED_CHAR, MPI_MAX, MPI_COMM_WORLD);
     long long all = images;
     MPI_Allreduce(MPI_IN_PLACE, &all, 1, MPI_LONG_LONG, MPI_SUM, MPI_COMM_WORLD);
     images = all;
   }
-  int rendered = 0;
-  for (int i = 0; i < n; i++) rendered += !failed[i];
-  if (rank == 0 && rendered > 0) st = write_index(src, n, failed, is_val, o, images, &rendered);
-  if (mpi && size > 1) {
+  int rendered = 0, any_fatal = 0;
+  for (int i = 0; i < n; i++) rendered += !failed[i], any_fatal |= failed[i] == 2;
+  if (any_fatal) /* no index over an incomplete data set */
+    st = eq_error(EQ_ERR_IO, "eq_render_dataset: %s", fatal_message ? fatal_message : "writing an object failed on another rank");
+  free(fatal_message);
+  if (!st && rank == 0 && rendered > 0) st = write_index(src, n, failed, is_val, o, images, &rendered);
+  if (mpi && size > 1 && !any_fatal) {
     int code = st;
     MPI_Bcast(&code, 1, MPI_INT, 0, MPI_COMM_WORLD);
     if (code && !st) st = eq_error((eq_status)code, "rank 0 failed to write the index files");

@@ -73,6 +73,23 @@ static inline void check_dnd(const char *what, const eq_dnd *x, const eq_tensor 
 
 static inline double tol_of(eq_dtype d) { return d == EQ_F32 ? 1e-5 : (d == EQ_F64 ? 1e-12 : 0); }
 
+/* Leak check at the end of main, while Open MPI's plugins are still loaded
+ * (they are dlclose'd at MPI_Finalize, after which LeakSanitizer cannot name
+ * their allocations and tests/lsan.supp cannot suppress them). */
+#ifdef __SANITIZE_ADDRESS__
+#include <sanitizer/lsan_interface.h>
+const char *__lsan_default_suppressions(void);
+const char *__lsan_default_suppressions(void) {
+  return "leak:libopenblas\nleak:liblapacke\nleak:libgomp\nleak:libmpi\nleak:libopen-rte\nleak:libopen-pal\n";
+}
+#define DND_TEST_END() (__lsan_do_leak_check(), EQ_TEST_SUMMARY())
+/* MPI_Init's own allocations (some from plugins it unloads again) are not ours. */
+#define DND_TEST_BEGIN() (__lsan_disable(), W = eq_comm_world(), __lsan_enable())
+#else
+#define DND_TEST_END() EQ_TEST_SUMMARY()
+#define DND_TEST_BEGIN() (W = eq_comm_world())
+#endif
+
 /* Splits to try for an ndim-d array: NONE, 0, ..., ndim-1. */
 #define FOR_SPLITS(s, nd) for (int s = EQ_DND_NONE; s < (nd); s++)
 

@@ -257,12 +257,12 @@ static void test_random(void) {
 }
 
 int main(void) {
-  W = eq_comm_world();
+  DND_TEST_BEGIN();
   test_comm();
   test_chunking();
   test_from_tensor_and_resplit();
   test_from_local();
   test_factories();
   test_random();
-  return EQ_TEST_SUMMARY();
+  return DND_TEST_END();
 }

@@ -295,9 +295,9 @@ static void test_indexing(void) {
 }
 
 int main(void) {
-  W = eq_comm_world();
+  DND_TEST_BEGIN();
   test_transpose_reshape();
   test_concat_flip_roll_pad();
   test_indexing();
-  return EQ_TEST_SUMMARY();
+  return DND_TEST_END();
 }

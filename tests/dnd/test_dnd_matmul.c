@@ -114,8 +114,8 @@ static void test_cdist(void) {
 }
 
 int main(void) {
-  W = eq_comm_world();
+  DND_TEST_BEGIN();
   test_matmul();
   test_cdist();
-  return EQ_TEST_SUMMARY();
+  return DND_TEST_END();
 }

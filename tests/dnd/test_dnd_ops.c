@@ -354,10 +354,10 @@ static void test_scans(void) {
 }
 
 int main(void) {
-  W = eq_comm_world();
+  DND_TEST_BEGIN();
   test_binary();
   test_scalar_unary();
   test_reductions();
   test_scans();
-  return EQ_TEST_SUMMARY();
+  return DND_TEST_END();
 }

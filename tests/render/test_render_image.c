@@ -307,6 +307,19 @@ static void test_dataset(void) {
   }
   eq_image_free(&png);
   eq_render_model_free(model);
+  /* a failure to write (here: a file where a class directory must go) fails
+   * the whole call and leaves no index files over an incomplete set */
+  char out3[620];
+  snprintf(out3, sizeof out3, "%s/out3", root);
+  eq_mkdirs(out3);
+  write_text(out3, "box", "in the way");
+  o.out_dir = out3;
+  o.threads = 2;
+  eq_error_clear();
+  CHECK(eq_render_dataset(&s, &o, &rep) == EQ_ERR_IO);
+  CHECK_MSG(strstr(eq_error_message(), "box.") != NULL, "%s", eq_error_message());
+  snprintf(path, sizeof path, "%s/train_images.npy", out3);
+  CHECK(access(path, F_OK) != 0);
   /* bad options are refused */
   o.views = 0;
   CHECK(eq_render_dataset(&s, &o, &rep) == EQ_ERR_VALUE);

@@ -69,13 +69,16 @@ int main(int argc, char **argv) {
       }
       write_text(path, text);
     }
+    /* a broken mesh: every rank must learn it failed, rank 0 leaves it out */
+    snprintf(path, sizeof path, "%s/src/zz.off", root);
+    write_text(path, "OFF\n3 1 0\n0 0 0\n");
   }
   MPI_Bcast(root, sizeof root, MPI_CHAR, 0, MPI_COMM_WORLD);
   char src_dir[128], out_dir[128];
   snprintf(src_dir, sizeof src_dir, "%s/src", root);
   snprintf(out_dir, sizeof out_dir, "%s/out", root);
   eq_render_source src;
-  CHECK(eq_render_source_open(src_dir, &src) == EQ_OK && src.num_objects == 5);
+  CHECK(eq_render_source_open(src_dir, &src) == EQ_OK && src.num_objects == 6);
   eq_render_dataset_options o = eq_render_dataset_default_options();
   o.out_dir = out_dir;
   o.size = 24;
@@ -87,11 +90,11 @@ int main(int argc, char **argv) {
   eq_render_dataset_report rep;
   eq_status st = eq_render_dataset(&src, &o, &rep);
   CHECK_MSG(st == EQ_OK, "%s", eq_error_message());
-  CHECK(rep.objects_rendered == 5 && rep.images == 15);
+  CHECK(rep.objects_rendered == 5 && rep.objects_failed == 1 && rep.images == 15);
   if (rank == 0) {
     uint64_t h = 1469598103934665603ull;
     for (int i = 0; i < src.num_objects; i++)
-      for (int v = 0; v < 3; v++) {
+      for (int v = 0; v < 3 && strcmp(src.objects[i].class_name, "zz"); v++) {
         char path[512];
         snprintf(path, sizeof path, "%s/%s/%s/image_%d.png", out_dir, src.objects[i].class_name, src.objects[i].id, v);
         eq_image img;
