@@ -72,6 +72,10 @@ int64_t eq_tape_size(void);
  * non-leaves get them in the current arena, or on the heap (freed with the
  * tensor) when no arena is current. */
 eq_tensor *eq_grad_buffer(eq_tensor *t);
+/* The same, except that a buffer it creates is left uninitialised and
+ * *fresh is set: for backward kernels that then write every element (saves
+ * the zero fill). *fresh is false when t already had a gradient. */
+eq_tensor *eq_grad_buffer_uninit(eq_tensor *t, bool *fresh);
 /* t->grad += g, where g has t's shape or a shape that broadcasts from it
  * (summed back over broadcast dims). */
 eq_status eq_grad_accumulate(eq_tensor *t, const eq_tensor *g);

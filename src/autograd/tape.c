@@ -80,13 +80,22 @@ void eq_tape_clear(void) {
   eq_arena_reset(the_tape.memory);
 }
 
-eq_tensor *eq_grad_buffer(eq_tensor *t) {
+eq_tensor *eq_grad_buffer_uninit(eq_tensor *t, bool *fresh) {
+  *fresh = false;
   if (t->grad) return t->grad;
   bool leaf = t->grad_fn == NULL;
   eq_arena *prev = leaf ? eq_arena_set_current(NULL) : eq_arena_current();
-  t->grad = eq_zeros(t->dtype, t->ndim, t->shape);
+  t->grad = eq_empty(t->dtype, t->ndim, t->shape);
   if (leaf) eq_arena_set_current(prev);
+  *fresh = t->grad != NULL;
   return t->grad;
+}
+
+eq_tensor *eq_grad_buffer(eq_tensor *t) {
+  bool fresh;
+  eq_tensor *g = eq_grad_buffer_uninit(t, &fresh);
+  if (g && fresh) memset(eq_data_ptr(g), 0, (size_t)eq_numel(g) * eq_dtype_size(g->dtype));
+  return g;
 }
 
 eq_tensor *eq_sum_to_shape(const eq_tensor *g, int ndim, const int64_t *shape) {

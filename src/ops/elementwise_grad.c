@@ -17,41 +17,42 @@
 typedef struct {
   eq_unary_op op;
   eq_dtype ct;
+  bool store; /* set by grad_through */
 } ugrad_ctx;
 
 /* g: output gradient, x: input, y: output. */
 #define UNARY_GRAD_CASES(T, S)                                                                   \
-  case EQ_NEG: EQ_GRAD_LOOPS(T, -g); return;                                                     \
-  case EQ_EXP: EQ_GRAD_LOOPS(T, g *y); return;                                                   \
-  case EQ_LOG: EQ_GRAD_LOOPS(T, g / x); return;                                                  \
-  case EQ_SQRT: EQ_GRAD_LOOPS(T, g / ((T)2 * y)); return;                                        \
-  case EQ_RSQRT: EQ_GRAD_LOOPS(T, (T)-0.5 * g * y * y * y); return;                              \
-  case EQ_ABS: EQ_GRAD_LOOPS(T, x > 0 ? g : (x < 0 ? -g : (T)0)); return;                        \
-  case EQ_TANH: EQ_GRAD_LOOPS(T, g *((T)1 - y * y)); return;                                     \
-  case EQ_SIGMOID: EQ_GRAD_LOOPS(T, g *y *((T)1 - y)); return;                                   \
-  case EQ_RELU: EQ_GRAD_LOOPS(T, y > 0 ? g : (T)0); return;                                      \
+  case EQ_NEG: EQ_GRAD_LOOPS(T, c->store, -g); return;                                                     \
+  case EQ_EXP: EQ_GRAD_LOOPS(T, c->store, g *y); return;                                                   \
+  case EQ_LOG: EQ_GRAD_LOOPS(T, c->store, g / x); return;                                                  \
+  case EQ_SQRT: EQ_GRAD_LOOPS(T, c->store, g / ((T)2 * y)); return;                                        \
+  case EQ_RSQRT: EQ_GRAD_LOOPS(T, c->store, (T)-0.5 * g * y * y * y); return;                              \
+  case EQ_ABS: EQ_GRAD_LOOPS(T, c->store, x > 0 ? g : (x < 0 ? -g : (T)0)); return;                        \
+  case EQ_TANH: EQ_GRAD_LOOPS(T, c->store, g *((T)1 - y * y)); return;                                     \
+  case EQ_SIGMOID: EQ_GRAD_LOOPS(T, c->store, g *y *((T)1 - y)); return;                                   \
+  case EQ_RELU: EQ_GRAD_LOOPS(T, c->store, y > 0 ? g : (T)0); return;                                      \
   case EQ_GELU:                                                                                  \
-    EQ_GRAD_LOOPS(T, g *(eq_vcdf##S(x) + x * (T)INV_SQRT_2PI * eq_vexp##S((T)-0.5 * x * x)));   \
+    EQ_GRAD_LOOPS(T, c->store, g *(eq_vcdf##S(x) + x * (T)INV_SQRT_2PI * eq_vexp##S((T)-0.5 * x * x)));   \
     return;                                                                                      \
   case EQ_GELU_TANH:                                                                             \
-    EQ_GRAD_LOOPS(T, g *gelu_tanh_grad_##S(x));                                                  \
+    EQ_GRAD_LOOPS(T, c->store, g *gelu_tanh_grad_##S(x));                                                  \
     return;                                                                                      \
-  case EQ_SILU: EQ_GRAD_LOOPS(T, g *silu_grad_##S(x)); return;                                   \
-  case EQ_SQUARE: EQ_GRAD_LOOPS(T, (T)2 * g * x); return;                                        \
-  case EQ_SIN: EQ_GRAD_LOOPS(T, g *cos##S(x)); return;                                           \
-  case EQ_COS: EQ_GRAD_LOOPS(T, -g * sin##S(x)); return;                                         \
-  case EQ_LOG1P: EQ_GRAD_LOOPS(T, g / ((T)1 + x)); return;                                       \
-  case EQ_EXPM1: EQ_GRAD_LOOPS(T, g *(y + (T)1)); return;                                        \
-  case EQ_RECIPROCAL: EQ_GRAD_LOOPS(T, -g * y * y); return;                                      \
+  case EQ_SILU: EQ_GRAD_LOOPS(T, c->store, g *silu_grad_##S(x)); return;                                   \
+  case EQ_SQUARE: EQ_GRAD_LOOPS(T, c->store, (T)2 * g * x); return;                                        \
+  case EQ_SIN: EQ_GRAD_LOOPS(T, c->store, g *cos##S(x)); return;                                           \
+  case EQ_COS: EQ_GRAD_LOOPS(T, c->store, -g * sin##S(x)); return;                                         \
+  case EQ_LOG1P: EQ_GRAD_LOOPS(T, c->store, g / ((T)1 + x)); return;                                       \
+  case EQ_EXPM1: EQ_GRAD_LOOPS(T, c->store, g *(y + (T)1)); return;                                        \
+  case EQ_RECIPROCAL: EQ_GRAD_LOOPS(T, c->store, -g * y * y); return;                                      \
   default: return;
 
 #define DEFINE_ACT_GRADS(T, S)                                                                   \
   /* With s = sigmoid(2u) = 0.5 (1 + tanh u): s + 2 x s (1 - s) u'(x). */            \
-  static inline T gelu_tanh_grad_##S(T x) {                                                      \
+  EQ_FAST_INLINE T gelu_tanh_grad_##S(T x) {                                                      \
     T s = (T)1 / ((T)1 + eq_vexp##S((T)(-2 * SQRT_2_OVER_PI) * (x + (T)0.044715 * x * x * x)));   \
     return s + (T)2 * x * s * ((T)1 - s) * (T)SQRT_2_OVER_PI * ((T)1 + (T)3 * (T)0.044715 * x * x); \
   }                                                                                              \
-  static inline T silu_grad_##S(T x) {                                                           \
+  EQ_FAST_INLINE T silu_grad_##S(T x) {                                                           \
     T s = (T)1 / ((T)1 + eq_vexp##S(-x));                                                            \
     return s * ((T)1 + x * ((T)1 - s));                                                          \
   }
@@ -67,21 +68,25 @@ static void ugrad_kernel(char **ptr, const int64_t *stride, int64_t n, void *vct
   }
 }
 
-/* Accumulates EXPR-kernel results for input t: straight into t's gradient
- * buffer when shapes and dtypes agree, else through a temporary summed back
- * over broadcast dims. operands: {g, x, y} broadcast to g's shape. */
+/* Writes the kernel's gradient for input t: straight into t's gradient
+ * buffer when shapes and dtypes agree (storing into a fresh one, adding to
+ * an existing one), else into a temporary summed back over broadcast dims.
+ * operands: {g, x, y} broadcast to g's shape; *store tells the kernel which. */
 static eq_status grad_through(eq_tensor *t, eq_dtype ct, const eq_tensor *g, const eq_tensor *x,
-                              const eq_tensor *y, eq_iter_kernel kernel, void *ctx, const char *op) {
+                              const eq_tensor *y, eq_iter_kernel kernel, void *ctx, bool *store, const char *op) {
   if (!t->requires_grad) return EQ_OK;
-  bool direct = t->dtype == ct && eq_same_shape(t, g);
-  eq_tensor *acc = direct ? eq_grad_buffer(t) : eq_zeros(ct, g->ndim, g->shape);
+  bool direct = t->dtype == ct && eq_same_shape(t, g), fresh = true;
+  eq_tensor *acc = direct ? eq_grad_buffer_uninit(t, &fresh) : eq_empty(ct, g->ndim, g->shape);
   if (!acc) return eq_error_code();
+  *store = fresh;
   const eq_tensor *ops[4] = {acc, g, x, y};
   eq_iter it;
   eq_status st = eq_iter_init(&it, op, g->ndim, g->shape, 4, ops);
   if (!st) {
     eq_iter_run(&it, kernel, ctx);
     if (!direct) st = eq_grad_accumulate(t, acc);
+  } else if (direct && fresh) {
+    memset(eq_data_ptr(acc), 0, (size_t)eq_numel(acc) * eq_dtype_size(acc->dtype)); /* never left undefined */
   }
   if (!direct) eq_tensor_free(acc);
   return st;
@@ -89,9 +94,9 @@ static eq_status grad_through(eq_tensor *t, eq_dtype ct, const eq_tensor *g, con
 
 static eq_status unary_backward(eq_node *node) {
   eq_tensor *x = node->inputs[0], *y = node->out, *g = y->grad;
-  ugrad_ctx c = {(eq_unary_op)node->i[0], y->dtype};
+  ugrad_ctx c = {(eq_unary_op)node->i[0], y->dtype, false};
   EQ_NO_GRAD_BEGIN;
-  eq_status st = grad_through(x, c.ct, g, x, y, ugrad_kernel, &c, node->op);
+  eq_status st = grad_through(x, c.ct, g, x, y, ugrad_kernel, &c, &c.store, node->op);
   EQ_NO_GRAD_END;
   return st;
 }
@@ -112,28 +117,29 @@ typedef struct {
   eq_binary_op op;
   int which; /* 0: gradient of the first operand, 1: of the second */
   eq_dtype ct;
+  bool store; /* set by grad_through */
 } bgrad_ctx;
 
 /* g: output gradient; x, y: the first and second operands. Ties of
  * maximum/minimum split the gradient, as PyTorch. */
 #define BINARY_GRAD_FIRST(T, S)                                                                  \
-  case EQ_ADD: case EQ_SUB: EQ_GRAD_LOOPS(T, g); return;                                         \
-  case EQ_MUL: EQ_GRAD_LOOPS(T, g *y); return;                                                   \
-  case EQ_DIV: EQ_GRAD_LOOPS(T, g / y); return;                                                  \
-  case EQ_POW: EQ_GRAD_LOOPS(T, y == 0 ? (T)0 : g * y * pow##S(x, y - (T)1)); return;            \
-  case EQ_MAXIMUM: EQ_GRAD_LOOPS(T, x > y ? g : (x == y ? (T)0.5 * g : (T)0)); return;           \
-  case EQ_MINIMUM: EQ_GRAD_LOOPS(T, x < y ? g : (x == y ? (T)0.5 * g : (T)0)); return;           \
-  case EQ_ATAN2: EQ_GRAD_LOOPS(T, g *y / (x * x + y * y)); return;                               \
+  case EQ_ADD: case EQ_SUB: EQ_GRAD_LOOPS(T, c->store, g); return;                                         \
+  case EQ_MUL: EQ_GRAD_LOOPS(T, c->store, g *y); return;                                                   \
+  case EQ_DIV: EQ_GRAD_LOOPS(T, c->store, g / y); return;                                                  \
+  case EQ_POW: EQ_GRAD_LOOPS(T, c->store, y == 0 ? (T)0 : g * y * pow##S(x, y - (T)1)); return;            \
+  case EQ_MAXIMUM: EQ_GRAD_LOOPS(T, c->store, x > y ? g : (x == y ? (T)0.5 * g : (T)0)); return;           \
+  case EQ_MINIMUM: EQ_GRAD_LOOPS(T, c->store, x < y ? g : (x == y ? (T)0.5 * g : (T)0)); return;           \
+  case EQ_ATAN2: EQ_GRAD_LOOPS(T, c->store, g *y / (x * x + y * y)); return;                               \
   default: return;
 #define BINARY_GRAD_SECOND(T, S)                                                                 \
-  case EQ_ADD: EQ_GRAD_LOOPS(T, g); return;                                                      \
-  case EQ_SUB: EQ_GRAD_LOOPS(T, -g); return;                                                     \
-  case EQ_MUL: EQ_GRAD_LOOPS(T, g *x); return;                                                   \
-  case EQ_DIV: EQ_GRAD_LOOPS(T, -g * x / (y * y)); return;                                       \
-  case EQ_POW: EQ_GRAD_LOOPS(T, (x == 0 && y >= 0) ? (T)0 : g * pow##S(x, y) * log##S(x)); return; \
-  case EQ_MAXIMUM: EQ_GRAD_LOOPS(T, y > x ? g : (x == y ? (T)0.5 * g : (T)0)); return;           \
-  case EQ_MINIMUM: EQ_GRAD_LOOPS(T, y < x ? g : (x == y ? (T)0.5 * g : (T)0)); return;           \
-  case EQ_ATAN2: EQ_GRAD_LOOPS(T, -g * x / (x * x + y * y)); return;                             \
+  case EQ_ADD: EQ_GRAD_LOOPS(T, c->store, g); return;                                                      \
+  case EQ_SUB: EQ_GRAD_LOOPS(T, c->store, -g); return;                                                     \
+  case EQ_MUL: EQ_GRAD_LOOPS(T, c->store, g *x); return;                                                   \
+  case EQ_DIV: EQ_GRAD_LOOPS(T, c->store, -g * x / (y * y)); return;                                       \
+  case EQ_POW: EQ_GRAD_LOOPS(T, c->store, (x == 0 && y >= 0) ? (T)0 : g * pow##S(x, y) * log##S(x)); return; \
+  case EQ_MAXIMUM: EQ_GRAD_LOOPS(T, c->store, y > x ? g : (x == y ? (T)0.5 * g : (T)0)); return;           \
+  case EQ_MINIMUM: EQ_GRAD_LOOPS(T, c->store, y < x ? g : (x == y ? (T)0.5 * g : (T)0)); return;           \
+  case EQ_ATAN2: EQ_GRAD_LOOPS(T, c->store, -g * x / (x * x + y * y)); return;                             \
   default: return;
 
 static void bgrad_kernel(char **ptr, const int64_t *stride, int64_t n, void *vctx) {
@@ -166,8 +172,8 @@ static eq_status binary_grad(eq_binary_op op, int which, eq_tensor *t, eq_dtype 
     if (x && o1) eq_tensor_free(x);
     return eq_error_code();
   }
-  bgrad_ctx c = {op, which, ct};
-  eq_status st = grad_through(t, ct, g, x, y, bgrad_kernel, &c, name);
+  bgrad_ctx c = {op, which, ct, false};
+  eq_status st = grad_through(t, ct, g, x, y, bgrad_kernel, &c, &c.store, name);
   if (o1) eq_tensor_free(x);
   if (o2) eq_tensor_free(y);
   return st;
@@ -260,6 +266,7 @@ eq_tensor *eq_silu(eq_tensor *x) { return eq_unary(EQ_SILU, x); }
 typedef struct {
   double lo, hi;
   eq_dtype ct;
+  bool store; /* set by grad_through */
 } clamp_ctx;
 
 static void clamp_kernel(char **ptr, const int64_t *stride, int64_t n, void *vctx) {
@@ -277,18 +284,18 @@ static void clamp_grad_kernel(char **ptr, const int64_t *stride, int64_t n, void
   const clamp_ctx *c = vctx;
   if (c->ct == EQ_F32) {
     const float lo = (float)c->lo, hi = (float)c->hi;
-    EQ_GRAD_LOOPS(float, (x > lo && x < hi) ? g : 0.0f);
+    EQ_GRAD_LOOPS(float, c->store, (x > lo && x < hi) ? g : 0.0f);
   } else {
     const double lo = c->lo, hi = c->hi;
-    EQ_GRAD_LOOPS(double, (x > lo && x < hi) ? g : 0.0);
+    EQ_GRAD_LOOPS(double, c->store, (x > lo && x < hi) ? g : 0.0);
   }
 }
 
 static eq_status clamp_backward(eq_node *node) {
   eq_tensor *x = node->inputs[0], *g = node->out->grad;
-  clamp_ctx c = {node->f[0], node->f[1], node->out->dtype};
+  clamp_ctx c = {node->f[0], node->f[1], node->out->dtype, false};
   EQ_NO_GRAD_BEGIN;
-  eq_status st = grad_through(x, c.ct, g, x, x, clamp_grad_kernel, &c, node->op);
+  eq_status st = grad_through(x, c.ct, g, x, x, clamp_grad_kernel, &c, &c.store, node->op);
   EQ_NO_GRAD_END;
   return st;
 }
@@ -325,7 +332,7 @@ eq_tensor *eq_clamp(eq_tensor *x, double lo, double hi) {
     eq_tensor_free(out);
     return NULL;
   }
-  clamp_ctx c = {lo, hi, x->dtype};
+  clamp_ctx c = {lo, hi, x->dtype, false};
   eq_iter_run(&it, clamp_kernel, &c);
   bool failed;
   eq_node *node = eq_ops_record("clamp", out, 1, &x, clamp_backward, &failed);

@@ -64,29 +64,40 @@
     }                                                                                    \
   } while (0)
 
-/* acc += EXPR(g, x, y) over n elements: ptr[0] the gradient being
- * accumulated into, ptr[1] the output gradient g, ptr[2] / ptr[3] two saved
- * tensors x and y (an input and the output, or both inputs). */
-#define EQ_GRAD_LOOPS(T, EXPR)                                                           \
+/* acc += EXPR(g, x, y) over n elements, or acc = EXPR when STORE (a fresh
+ * buffer, never zero-filled): ptr[0] the gradient being written, ptr[1] the
+ * output gradient g, ptr[2] / ptr[3] two saved tensors x and y (an input and
+ * the output, or both inputs). */
+#define EQ_GRAD_LOOPS(T, STORE, EXPR)                                                    \
   do {                                                                                   \
     char *p0_ = ptr[0];                                                                  \
     const char *p1_ = ptr[1], *p2_ = ptr[2], *p3_ = ptr[3];                              \
     int64_t s0_ = stride[0], s1_ = stride[1], s2_ = stride[2], s3_ = stride[3];          \
     const int64_t e_ = (int64_t)sizeof(T);                                               \
+    const bool store_ = (STORE);                                                         \
     if (s0_ == e_ && s1_ == e_ && s2_ == e_ && s3_ == e_) {                              \
       T *restrict o_ = (T *)p0_;                                                         \
       const T *restrict g_ = (const T *)p1_, *restrict xx_ = (const T *)p2_,             \
                         *restrict yy_ = (const T *)p3_;                                  \
-      for (int64_t i_ = 0; i_ < n; i_++) {                                               \
-        T g = g_[i_], x = xx_[i_], y = yy_[i_];                                          \
-        (void)g, (void)x, (void)y;                                                       \
-        o_[i_] += (EXPR);                                                                \
+      if (store_) {                                                                      \
+        for (int64_t i_ = 0; i_ < n; i_++) {                                             \
+          T g = g_[i_], x = xx_[i_], y = yy_[i_];                                        \
+          (void)g, (void)x, (void)y;                                                     \
+          o_[i_] = (EXPR);                                                               \
+        }                                                                                \
+      } else {                                                                           \
+        for (int64_t i_ = 0; i_ < n; i_++) {                                             \
+          T g = g_[i_], x = xx_[i_], y = yy_[i_];                                        \
+          (void)g, (void)x, (void)y;                                                     \
+          o_[i_] += (EXPR);                                                              \
+        }                                                                                \
       }                                                                                  \
     } else {                                                                             \
       for (int64_t i_ = 0; i_ < n; i_++, p0_ += s0_, p1_ += s1_, p2_ += s2_, p3_ += s3_) { \
         T g = *(const T *)p1_, x = *(const T *)p2_, y = *(const T *)p3_;                 \
         (void)g, (void)x, (void)y;                                                       \
-        *(T *)p0_ += (EXPR);                                                             \
+        T v_ = (EXPR);                                                                   \
+        *(T *)p0_ = store_ ? v_ : *(T *)p0_ + v_;                                        \
       }                                                                                  \
     }                                                                                    \
   } while (0)
