@@ -181,7 +181,11 @@ eq_tensor *eq_log_softmax(eq_tensor *x, int axis);
  * q [..., Lq, D], k [..., Lk, D], v [..., Lk, Dv] (same leading dims, e.g.
  * [B, heads]); mask NULL, bool (true = keep) or float (added), broadcastable
  * to [..., Lq, Lk]; scale <= 0 means 1/sqrt(D). Saves only the row
- * log-sum-exp for the backward (no Lq x Lk probabilities kept). */
+ * log-sum-exp for the backward (no Lq x Lk probabilities kept). q, k, v
+ * whose last dim is contiguous are read in place (e.g. selected from a
+ * permuted qkv projection: no eq_contiguous needed). The mask is a constant
+ * (no gradient) and must stay alive until the backward; a query row whose
+ * keys are all masked gives zeros (PyTorch: NaN). */
 eq_tensor *eq_attention(eq_tensor *q, eq_tensor *k, eq_tensor *v, eq_tensor *mask, double scale);
 
 /* Inverted dropout: zeroes with probability p and scales by 1/(1-p) when

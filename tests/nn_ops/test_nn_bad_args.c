@@ -71,6 +71,14 @@ int main(void) {
   EXPECT_ERR(eq_attention(q, k, k, eq_zeros(EQ_BOOL, EQ_DIMS(3, 4)), 0), EQ_ERR_SHAPE, "attention", "mask [3, 4]");
   EXPECT_ERR(eq_attention(q, k, k, eq_zeros(EQ_F64, EQ_DIMS(3, 5)), 0), EQ_ERR_DTYPE, "attention", "mask");
 
+  /* Empty channel sets are valid: no products, the output is the bias. */
+  eq_tensor *b3 = eq_full(EQ_F32, EQ_DIMS(3), 0.5);
+  eq_tensor *e = eq_conv2d(eq_zeros(EQ_F32, EQ_DIMS(2, 0, 5, 5)), eq_zeros(EQ_F32, EQ_DIMS(3, 0, 3, 3)), b3, &p);
+  CHECK_MSG(e && e->shape[1] == 3 && e->shape[2] == 3 && eq_get_flat(e, 0) == 0.5 && eq_get_flat(e, 53) == 0.5, "%s",
+            eq_error_message());
+  e = eq_conv_transpose2d(eq_zeros(EQ_F32, EQ_DIMS(2, 3, 4, 4)), eq_zeros(EQ_F32, EQ_DIMS(3, 0, 3, 3)), NULL, &p);
+  CHECK_MSG(e && e->shape[1] == 0 && e->shape[2] == 6, "%s", eq_error_message());
+
   eq_arena_set_current(NULL);
   eq_arena_free(arena);
   return EQ_TEST_SUMMARY();

@@ -95,6 +95,10 @@ static eq_status reserve(const char *op, const eq_conv_geom *g, size_t elem) {
   return EQ_OK;
 }
 
+/* No multiply-adds at all (an empty batch, map or channel set): BLAS would
+ * reject the zero leading dimensions, so the kernels are skipped. */
+static bool conv_empty(const eq_conv_geom *g) { return g->N * g->Co * g->Ho * g->Wo * g->C == 0; }
+
 static eq_status conv_backward(eq_node *node) {
   const conv_ctx *c = node->ctx;
   eq_tensor *x = node->inputs[0], *w = node->inputs[1], *dy = node->out->grad;
@@ -102,7 +106,9 @@ static eq_status conv_backward(eq_node *node) {
   if ((x->requires_grad && !dx) || (w->requires_grad && !dw) || (node->n_inputs > 2 && node->inputs[2]->requires_grad && !db))
     return eq_error_code();
   if (reserve(node->op, &c->g, eq_dtype_size(x->dtype))) return eq_error_code();
-  if (!c->transposed) {
+  if (conv_empty(&c->g)) {
+    /* no products: only the bias has a gradient */
+  } else if (!c->transposed) {
     if (dx) run_backward_data(&c->g, dy, w, dx);
     if (dw) run_backward_weight(&c->g, x, dy, dw);
   } else {
@@ -191,7 +197,10 @@ eq_tensor *eq_conv2d(eq_tensor *x, eq_tensor *weight, eq_tensor *bias, const eq_
   if (reserve(op, &g, eq_dtype_size(x->dtype))) return NULL;
   eq_tensor *y = eq_empty(x->dtype, EQ_DIMS(g.N, g.Co, g.Ho, g.Wo));
   if (!y) return NULL;
-  if (g.N * g.Co * g.Ho * g.Wo > 0) run_forward(&g, xc, wc, y, 0);
+  if (!conv_empty(&g))
+    run_forward(&g, xc, wc, y, 0);
+  else if (eq_fill_(y, 0))
+    return NULL;
   return finish(op, xc, wc, bc, y, &g, false);
 }
 
@@ -232,6 +241,6 @@ eq_tensor *eq_conv_transpose2d(eq_tensor *x, eq_tensor *weight, eq_tensor *bias,
   if (reserve(op, &g, eq_dtype_size(x->dtype))) return NULL;
   eq_tensor *y = eq_zeros(x->dtype, EQ_DIMS(g.N, g.C, g.H, g.W));
   if (!y) return NULL;
-  if (g.N * g.Co * g.Ho * g.Wo > 0) run_backward_data(&g, xc, wc, y);
+  if (!conv_empty(&g)) run_backward_data(&g, xc, wc, y);
   return finish(op, xc, wc, bc, y, &g, true);
 }

@@ -5,17 +5,6 @@
 #include "ops/nn/conv_geom.h"
 #include "ops/nn/nn_common.h"
 
-/* Output positions o in [0, n) with a <= o*s <= b, as [lo, hi): the taps
- * of one kernel offset that land inside the input. */
-static void range(int64_t a, int64_t b, int64_t s, int64_t n, int64_t *lo, int64_t *hi) {
-  int64_t l = a <= 0 ? 0 : (a + s - 1) / s;
-  int64_t h = b < 0 ? 0 : b / s + 1;
-  if (h > n) h = n;
-  if (l > h) l = h;
-  *lo = l;
-  *hi = h;
-}
-
 /* GCC turns copy and zero loops into memcpy/memset calls, which cost more
  * than the copy itself on 16-element rows. */
 #if defined(__GNUC__) && !defined(__clang__)

@@ -47,6 +47,18 @@ eq_tensor *eq_nn_grad_for_write(eq_node *node, int k, bool *fresh);
  * fresh. Returns EQ_OK, or the error when a needed buffer is missing. */
 eq_status eq_nn_grads_for_write(eq_node *node, int n, eq_tensor **grads, bool *fresh);
 
+/* Output positions o in [0, n) with a <= o*s <= b, as [lo, hi) (s > 0):
+ * the outputs whose window tap lands inside the input, for convolution and
+ * pooling loops that then run without bounds checks. */
+static inline void eq_nn_out_range(int64_t a, int64_t b, int64_t s, int64_t n, int64_t *lo, int64_t *hi) {
+  int64_t l = a <= 0 ? 0 : (a + s - 1) / s;
+  int64_t h = b < 0 ? 0 : b / s + 1;
+  if (h > n) h = n;
+  if (l > h) l = h;
+  *lo = l;
+  *hi = h;
+}
+
 /* Threads for a parallel loop of `work` independent items. */
 static inline int eq_nn_threads(int64_t items) {
   int t = omp_get_max_threads();

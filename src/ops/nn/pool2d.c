@@ -8,16 +8,6 @@ typedef struct pool_geom {
   bool include_pad, adaptive;
 } pool_geom;
 
-/* Outputs o in [0, n) with a <= o*s <= b, as [lo, hi). */
-static void pool_range(int64_t a, int64_t b, int64_t s, int64_t n, int64_t *lo, int64_t *hi) {
-  int64_t l = a <= 0 ? 0 : (a + s - 1) / s;
-  int64_t h = b < 0 ? 0 : b / s + 1;
-  if (h > n) h = n;
-  if (l > h) l = h;
-  *lo = l;
-  *hi = h;
-}
-
 #define T float
 #define SFX _f32
 #include "ops/nn/pool_kernels.inc"
