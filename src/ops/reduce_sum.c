@@ -130,6 +130,45 @@ static eq_status sum_columns_float(const void *xv, eq_dtype dt, int64_t A, int64
   return st;
 }
 
+/* Narrow, tall column blocks ([Rr, B] with small B): threads take chunks of
+ * COL_CHUNK rows into per-chunk double partials, combined in chunk order, so
+ * each thread streams whole rows and the result does not depend on the
+ * thread count. */
+#define COL_CHUNK 4096
+static eq_status sum_columns_chunked(const void *xv, eq_dtype dt, int64_t A, int64_t Rr, int64_t B, void *ov,
+                                     double scale) {
+  int64_t chunks = (Rr + COL_CHUNK - 1) / COL_CHUNK;
+  double *part = malloc((size_t)(chunks * B) * sizeof *part);
+  if (!part) return eq_error(EQ_ERR_MEMORY, "sum: out of memory for %lld partial sums", (long long)(chunks * B));
+  for (int64_t a = 0; a < A; a++) {
+#pragma omp parallel for schedule(static) if (!omp_in_parallel())
+    for (int64_t c = 0; c < chunks; c++) {
+      double *restrict acc = part + c * B;
+      int64_t r0 = c * COL_CHUNK, r1 = r0 + COL_CHUNK < Rr ? r0 + COL_CHUNK : Rr;
+      for (int64_t j = 0; j < B; j++) acc[j] = 0;
+      if (dt == EQ_F32) {
+        const float *x = (const float *)xv + a * Rr * B;
+        for (int64_t r = r0; r < r1; r++)
+          for (int64_t j = 0; j < B; j++) acc[j] += x[r * B + j];
+      } else {
+        const double *x = (const double *)xv + a * Rr * B;
+        for (int64_t r = r0; r < r1; r++)
+          for (int64_t j = 0; j < B; j++) acc[j] += x[r * B + j];
+      }
+    }
+    for (int64_t c = 1; c < chunks; c++)
+      for (int64_t j = 0; j < B; j++) part[j] += part[c * B + j];
+    for (int64_t j = 0; j < B; j++) {
+      if (dt == EQ_F32)
+        ((float *)ov)[a * B + j] = (float)(part[j] * scale);
+      else
+        ((double *)ov)[a * B + j] = part[j] * scale;
+    }
+  }
+  free(part);
+  return EQ_OK;
+}
+
 /* For contiguous x whose reduced axes form one block [r0, r1) followed by
  * kept axes: A, Rr, B of the [A, Rr, B] view. */
 static bool column_layout(const eq_reduce_plan *p, const eq_tensor *x, int64_t *A, int64_t *Rr, int64_t *B) {
@@ -164,7 +203,10 @@ static eq_tensor *float_sum(const eq_reduce_plan *p, eq_tensor *x, double scale)
     return out;
   }
   if (column_layout(p, x, &A, &Rr, &B)) {
-    if (sum_columns_float(eq_data_ptr(x), x->dtype, A, Rr, B, eq_data_ptr(out), scale)) {
+    bool chunked = B <= 256 && Rr >= 2 * COL_CHUNK;
+    eq_status st = chunked ? sum_columns_chunked(eq_data_ptr(x), x->dtype, A, Rr, B, eq_data_ptr(out), scale)
+                           : sum_columns_float(eq_data_ptr(x), x->dtype, A, Rr, B, eq_data_ptr(out), scale);
+    if (st) {
       eq_tensor_free(out);
       return NULL;
     }
