@@ -39,9 +39,10 @@ line() { # case ranks equivar peer
 }
 for c in kmeans lasso1 lasso10 pca_full pca_rand knn; do
   p2=$(run_peer 2 $c)
+  e2=$(run_eq 2 1 $c)
   line $c 1 "$(run_eq 1 2 $c)" "$p2"
-  line $c 2 "$(run_eq 2 1 $c)" "$p2"
+  line $c 2 "$e2" "$p2"
   p1=$(run_peer 1 $c)
   line ${c}_1t 1 "$(run_eq 1 1 $c)" "$p1"
-  line ${c}_1t 2 "$(run_eq 2 1 $c)" "$p1"
+  line ${c}_1t 2 "$e2" "$p1"
 done

@@ -13,14 +13,20 @@ extern "C" {
 typedef enum eq_pca_solver {
   EQ_PCA_FULL = 0,  /* exact: TSQR (per-rank Householder QR, then QR of the
                        stacked R factors) and an SVD of the d x d R */
-  EQ_PCA_RANDOMIZED /* range finder with power iterations; needs n_components < d */
+  EQ_PCA_RANDOMIZED, /* range finder with power iterations; needs n_components < d */
+  EQ_PCA_HIERARCHICAL /* HeAT's hierarchical SVD, one level: each rank keeps the
+                         k + n_oversamples leading directions (S V) of its own
+                         centred block (TSQR R + SVD, no communication), the
+                         ranks' truncated factors are all-gathered and one SVD
+                         of the stack gives the components; exact when k +
+                         n_oversamples >= rank of every block, else approximate */
 } eq_pca_solver;
 
 typedef struct eq_pca_params {
   int n_components;  /* 1 <= k <= min(n, d) */
   eq_pca_solver solver;
   bool whiten;       /* transform divides by sqrt(explained_variance) */
-  int n_oversamples; /* randomised: extra directions (default 10) */
+  int n_oversamples; /* randomised, hierarchical: extra directions (default 10) */
   int n_iter;        /* randomised: power iterations (default 7, as scikit-learn
                         when k < 0.1 min(n, d); 4 otherwise: -1 chooses) */
   uint64_t seed;

@@ -7,6 +7,7 @@
 
 #include <cblas.h>
 #include <mpi.h>
+#include <string.h>
 
 #include "equivar/algo.h"
 
@@ -97,6 +98,20 @@ eq_status eq_mat_fetch_rows(const eq_mat *X, const int64_t *idx, int64_t cnt, do
  * the count is set to 1 and restored after. */
 int eq_algo_serial_begin(void);
 void eq_algo_serial_end(int saved);
+
+/* Order-preserving map of finite doubles to unsigned keys, and back: exact
+ * order statistics bisect over these keys (scaler.c, kmedians.c). */
+static inline uint64_t eq_algo_key(double v) {
+  uint64_t b;
+  memcpy(&b, &v, sizeof b);
+  return (b >> 63) ? ~b : (b | (1ULL << 63));
+}
+static inline double eq_algo_key_value(uint64_t k) {
+  uint64_t b = (k >> 63) ? (k & ~(1ULL << 63)) : ~k;
+  double v;
+  memcpy(&v, &b, sizeof v);
+  return v;
+}
 
 /* Index of the largest entry of each row of the f64 (rows, K) P (first on
  * ties): a new int64 (rows,) heap tensor. */

@@ -30,17 +30,6 @@ void eq_km_assign_l1(const eq_mat *X, const double *C, int64_t k, int64_t *label
   if (changed) *changed = ch;
 }
 
-static uint64_t key_of(double v) {
-  uint64_t b;
-  memcpy(&b, &v, sizeof b);
-  return (b >> 63) ? ~b : (b | (1ULL << 63));
-}
-static double value_of(uint64_t k) {
-  uint64_t b = (k >> 63) ? (k & ~(1ULL << 63)) : ~k;
-  double v;
-  memcpy(&v, &b, sizeof v);
-  return v;
-}
 
 /* C[c] = coordinate-wise median (NumPy's: the mean of the two middle values
  * for an even count) of the rows labelled c; empty clusters keep C[c]. */
@@ -56,7 +45,7 @@ eq_status eq_km_medians(const eq_mat *X, const int64_t *labels, int64_t k, const
     for (int64_t i = 0; i < X->n_local; i++) {
       int64_t c = labels[i];
       for (int64_t t = 0; t < d; t++) {
-        uint64_t key = key_of(eq_mat_at(X, i, t));
+        uint64_t key = eq_algo_key(eq_mat_at(X, i, t));
         int64_t at = (c * d + t) * 2;
         cnt[at] += key <= mid[at];
         cnt[at + 1] += key <= mid[at + 1];
@@ -73,7 +62,7 @@ eq_status eq_km_medians(const eq_mat *X, const int64_t *labels, int64_t k, const
   for (int64_t c = 0; c < k && !st; c++)
     if (counts[c] > 0)
       for (int64_t t = 0; t < d; t++)
-        C[c * d + t] = 0.5 * (value_of(lo[(c * d + t) * 2]) + value_of(lo[(c * d + t) * 2 + 1]));
+        C[c * d + t] = 0.5 * (eq_algo_key_value(lo[(c * d + t) * 2]) + eq_algo_key_value(lo[(c * d + t) * 2 + 1]));
   eq_free(lo), eq_free(hi), eq_free(mid), eq_free(cnt);
   return st;
 }

@@ -20,7 +20,8 @@ eq_pca *eq_pca_new(const eq_pca_params *params) {
              params ? params->n_components : 0);
     return NULL;
   }
-  if (params->solver != EQ_PCA_FULL && params->solver != EQ_PCA_RANDOMIZED) {
+  if (params->solver != EQ_PCA_FULL && params->solver != EQ_PCA_RANDOMIZED &&
+      params->solver != EQ_PCA_HIERARCHICAL) {
     eq_error(EQ_ERR_VALUE, "eq_pca_new: unknown solver %d", (int)params->solver);
     return NULL;
   }
@@ -89,6 +90,37 @@ static eq_status fit_full(const eq_mat *X, const double *mean, double *S, double
   eq_status st = (R && U) ? eq_tsqr_r(X, mean, NULL, NULL, 0, R) : eq_error(EQ_ERR_MEMORY, "%s: out of memory", X->op);
   if (!st) st = eq_small_svd(X->op, R, d, d, U, S, Vt);
   eq_free(R), eq_free(U);
+  return st;
+}
+
+/* Hierarchical: per-rank truncated S V of the centred block, all-gathered,
+ * one SVD of the stack (P L x d). S and Vt receive min(P L, d) rows. */
+static eq_status fit_hierarchical(const eq_mat *X, const eq_pca_params *p, const double *mean, double *S,
+                                  double *Vt) {
+  int64_t d = X->d, L = p->n_components + p->n_oversamples;
+  if (L > d) L = d;
+  eq_mat loc = *X;
+  loc.split = false, loc.comm = MPI_COMM_SELF, loc.size = 1, loc.rank = 0, loc.n = X->n_local;
+  int P = X->split ? X->size : 1;
+  double *R = eq_malloc((size_t)(d * d) * sizeof(double)), *U = eq_malloc((size_t)(d * d) * sizeof(double));
+  double *s = eq_malloc((size_t)d * sizeof(double)), *V = eq_malloc((size_t)(d * d) * sizeof(double));
+  double *mine = eq_calloc((size_t)(L * d), sizeof(double)), *all = eq_malloc((size_t)(P * L * d) * sizeof(double));
+  int64_t rows = P * L, r = rows < d ? rows : d;
+  double *U2 = eq_malloc((size_t)(rows * r) * sizeof(double));
+  eq_status st = (R && U && s && V && mine && all && U2) ? EQ_OK : eq_error(EQ_ERR_MEMORY, "%s: out of memory", X->op);
+  if (!st) st = eq_tsqr_r(&loc, mean, NULL, NULL, 0, R);
+  if (!st) st = eq_small_svd(X->op, R, d, d, U, s, V);
+  for (int64_t c = 0; c < L && !st; c++)
+    for (int64_t j = 0; j < d; j++) mine[c * d + j] = s[c] * V[c * d + j];
+  st = eq_algo_agree(X->op, X->comm, st);
+  if (!st && P > 1) {
+    if (MPI_Allgather(mine, (int)(L * d), MPI_DOUBLE, all, (int)(L * d), MPI_DOUBLE, X->comm) != MPI_SUCCESS)
+      st = eq_error(EQ_ERR_MPI, "%s: MPI_Allgather of the truncated factors failed", X->op);
+  } else if (!st) {
+    memcpy(all, mine, (size_t)(L * d) * sizeof(double));
+  }
+  if (!st) st = eq_small_svd(X->op, all, rows, d, U2, S, Vt);
+  eq_free(R), eq_free(U), eq_free(s), eq_free(V), eq_free(mine), eq_free(all), eq_free(U2);
   return st;
 }
 
@@ -169,15 +201,21 @@ eq_status eq_pca_fit(eq_pca *m, eq_rows Xr) {
     eq_mat_close(&X);
     return st;
   }
+  int P = X.split ? X.size : 1;
   int64_t l = m->params.solver == EQ_PCA_FULL ? d : (k + m->params.n_oversamples < r ? k + m->params.n_oversamples : r);
+  if (m->params.solver == EQ_PCA_HIERARCHICAL) {
+    int64_t L = k + m->params.n_oversamples < d ? k + m->params.n_oversamples : d;
+    l = P * L < d ? P * L : d;
+  }
   double *mean = eq_malloc((size_t)d * sizeof(double)), *m2 = eq_malloc((size_t)d * sizeof(double));
   double *S = eq_malloc((size_t)(l + d) * sizeof(double)), *Vt = eq_malloc((size_t)(l * d) * sizeof(double));
   if (!mean || !m2 || !S || !Vt) st = eq_error(EQ_ERR_MEMORY, "%s: out of memory", op);
   st = eq_algo_agree(op, X.comm, st);
   if (!st) st = eq_mat_moments(&X, mean, m2);
   if (!st)
-    st = m->params.solver == EQ_PCA_FULL ? fit_full(&X, mean, S, Vt)
-                                         : fit_randomized(&X, &m->params, mean, l, S, Vt);
+    st = m->params.solver == EQ_PCA_FULL           ? fit_full(&X, mean, S, Vt)
+         : m->params.solver == EQ_PCA_HIERARCHICAL ? fit_hierarchical(&X, &m->params, mean, S, Vt)
+                                                   : fit_randomized(&X, &m->params, mean, l, S, Vt);
   if (!st) st = flip_signs(&X, mean, Vt, k);
   if (!st) {
     double total = 0, kept = 0;

@@ -31,18 +31,6 @@ void eq_scaler_free(eq_scaler *m) {
   eq_free(m);
 }
 
-/* Order-preserving map of finite doubles to unsigned keys, and back. */
-static uint64_t key_of(double v) {
-  uint64_t b;
-  memcpy(&b, &v, sizeof b);
-  return (b >> 63) ? ~b : (b | (1ULL << 63));
-}
-static double value_of(uint64_t k) {
-  uint64_t b = (k >> 63) ? (k & ~(1ULL << 63)) : ~k;
-  double v;
-  memcpy(&v, &b, sizeof v);
-  return v;
-}
 
 /* Exact order statistics: the values of global 0-based ranks r[0..nt) of
  * every column, by bisection over the key space (64 rounds, each one pass
@@ -58,7 +46,7 @@ static eq_status order_stats(const eq_mat *X, const int64_t *r, int nt, double *
     for (int64_t i = 0; i < m; i++) mid[i] = lo[i] + (hi[i] - lo[i]) / 2, cnt[i] = 0;
     for (int64_t i = 0; i < X->n_local; i++)
       for (int64_t j = 0; j < d; j++) {
-        uint64_t k = key_of(eq_mat_at(X, i, j));
+        uint64_t k = eq_algo_key(eq_mat_at(X, i, j));
         for (int t = 0; t < nt; t++) cnt[j * nt + t] += k <= mid[j * nt + t];
       }
     if ((st = eq_mat_sum_i64(X, cnt, m))) break;
@@ -67,7 +55,7 @@ static eq_status order_stats(const eq_mat *X, const int64_t *r, int nt, double *
       else lo[i] = mid[i] + 1;
     }
   }
-  for (int64_t i = 0; i < m && !st; i++) out[i] = value_of(lo[i]);
+  for (int64_t i = 0; i < m && !st; i++) out[i] = eq_algo_key_value(lo[i]);
   eq_free(lo), eq_free(hi), eq_free(mid), eq_free(cnt);
   return st;
 }

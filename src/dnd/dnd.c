@@ -108,15 +108,16 @@ eq_dnd *dnd_new(eq_dtype dtype, int ndim, const int64_t *shape, int split, const
   return x;
 }
 
-void dnd_advise_huge(eq_tensor *t) {
+void dnd_advise_huge_ptr(void *p, size_t bytes) {
   /* Large blocks on transparent huge pages (as NumPy does): 512x fewer page
    * faults on first touch, which otherwise dominate copies and resplits. */
-  size_t bytes = t->storage->nbytes;
-  if (bytes < ((size_t)4 << 20)) return;
-  uintptr_t lo = ((uintptr_t)t->storage->data + 4095) & ~(uintptr_t)4095;
-  uintptr_t hi = ((uintptr_t)t->storage->data + bytes) & ~(uintptr_t)4095;
+  if (!p || bytes < ((size_t)4 << 20)) return;
+  uintptr_t lo = ((uintptr_t)p + 4095) & ~(uintptr_t)4095;
+  uintptr_t hi = ((uintptr_t)p + bytes) & ~(uintptr_t)4095;
   if (hi > lo) madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
 }
+
+void dnd_advise_huge(eq_tensor *t) { dnd_advise_huge_ptr(t->storage->data, t->storage->nbytes); }
 
 void eq_dnd_free(eq_dnd *x) {
   if (!x) return;

@@ -52,6 +52,39 @@ static inline bool better_i(int64_t v, int64_t vi, int64_t best, int64_t bi, boo
 /* Loads element k of a typed buffer. */
 #define LD(T, p, k) ((const T *)(p))[k]
 
+/* Contiguous runs with 8 independent accumulators: without -ffast-math the
+ * compiler keeps one serial add chain per loop, several times slower. */
+#define DEF_RUNS(T, SUFFIX)                                                          \
+  static inline double run_sum_##SUFFIX(const T *x, int64_t n) {                    \
+    double a[8] = {0};                                                              \
+    int64_t j = 0;                                                                  \
+    for (; j + 8 <= n; j += 8)                                                      \
+      for (int u = 0; u < 8; u++) a[u] += (double)x[j + u];                         \
+    double s = 0;                                                                   \
+    for (; j < n; j++) s += (double)x[j];                                           \
+    return s + ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));  \
+  }                                                                                 \
+  static inline double run_sqdev_##SUFFIX(const T *x, int64_t n, double m) {        \
+    double a[8] = {0};                                                              \
+    int64_t j = 0;                                                                  \
+    for (; j + 8 <= n; j += 8)                                                      \
+      for (int u = 0; u < 8; u++) {                                                 \
+        double d = (double)x[j + u] - m;                                            \
+        a[u] += d * d;                                                              \
+      }                                                                             \
+    double s = 0;                                                                   \
+    for (; j < n; j++) {                                                            \
+      double d = (double)x[j] - m;                                                  \
+      s += d * d;                                                                   \
+    }                                                                               \
+    return s + ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));  \
+  }
+DEF_RUNS(float, f32)
+DEF_RUNS(double, f64)
+DEF_RUNS(int64_t, i64)
+DEF_RUNS(int32_t, i32)
+DEF_RUNS(uint8_t, u8)
+
 /* Sums / products / min / max / arg over axis, per type T with accumulator A. */
 #define DEF_LOCAL(T, SUFFIX, A, ISFLOAT)                                                                       \
   static void sum_##SUFFIX(const void *xp, int64_t outer, int64_t n, int64_t inner, A *acc, bool prod) {      \
@@ -71,6 +104,8 @@ static inline bool better_i(int64_t v, int64_t vi, int64_t best, int64_t bi, boo
           A s = prod ? 1 : 0;                                                                                  \
           if (prod)                                                                                            \
             for (int64_t j = 0; j < n; j++) s *= (A)xo[j];                                                     \
+          else if (ISFLOAT)                                                                                    \
+            s = (A)run_sum_##SUFFIX(xo, n);                                                                    \
           else                                                                                                 \
             for (int64_t j = 0; j < n; j++) s += (A)xo[j];                                                     \
           ao[0] = s;                                                                                           \
@@ -141,7 +176,12 @@ static inline bool better_i(int64_t v, int64_t vi, int64_t best, int64_t bi, boo
         for (int64_t o = 0; o < outer; o++) {                                                                  \
           const T *xo = x + o * n * inner;                                                                     \
           moments *pm = out + o * inner;                                                                       \
-          if (inner == 1 || !s) {                                                                              \
+          if (inner == 1) {                                                                                    \
+            double mean = run_sum_##SUFFIX(xo, n) / (double)n;                                                 \
+            pm[0] = (moments){(double)n, mean, mean_only ? 0 : run_sqdev_##SUFFIX(xo, n, mean)};               \
+            continue;                                                                                          \
+          }                                                                                                    \
+          if (!s) {                                                                                            \
             for (int64_t k = 0; k < inner; k++) {                                                              \
               double sum = 0, m2 = 0;                                                                          \
               for (int64_t j = 0; j < n; j++) sum += (double)xo[j * inner + k];                                \
@@ -386,6 +426,7 @@ static eq_dnd *reduce(const char *name, const eq_dnd *x, int axis, bool keepdims
     moments *mo = malloc(sizeof(moments) * (size_t)(m ? m : 1));
     acc = mo;
     if (!mo) goto oom;
+    dnd_advise_huge_ptr(mo, sizeof(moments) * (size_t)m);
     if (n == 0)
       for (int64_t k = 0; k < m; k++) mo[k] = (moments){0, 0, 0};
     else
@@ -400,7 +441,10 @@ static eq_dnd *reduce(const char *name, const eq_dnd *x, int axis, bool keepdims
         v = den > 0 ? mo[k].m2 / den : NAN;
         if (want_std) v = sqrt(v);
       }
-      eq_store_from_double(out + k * eq_dtype_size(rd), rd, v);
+      if (rd == EQ_F32)
+        ((float *)out)[k] = (float)v;
+      else
+        ((double *)out)[k] = v;
     }
   } else {
     bool is_min = kind == R_MIN || kind == R_ARGMIN;

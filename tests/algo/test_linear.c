@@ -105,7 +105,10 @@ static void logreg(int split, eq_dtype dt) {
   eq_tensor *X = dt == EQ_F32 ? to_f32(X64) : X64;
   eq_tensor *ox, *oy;
   eq_rows RX = rows_like(X, split, &ox), Ry = rows_like(y, split, &oy);
-  double tol = dt == EQ_F32 ? 1e-3 : 1e-6; /* float32 rounds X itself */
+  /* float32: the logits and gradients are float32 GEMMs, whose rounding
+   * stops L-BFGS at ~1e-3 of the optimum (build-dependent: -march=native
+   * or not) */
+  double tol = dt == EQ_F32 ? 3e-3 : 1e-6;
   eq_logreg_params p = eq_logreg_defaults(0.5);
   p.tol = 1e-10;
   p.max_iter = 10000;
