@@ -12,13 +12,6 @@
 #include "equivar/npy.h"
 #include "equivar/render.h"
 
-/* Open MPI's plugins are dlclose'd at MPI_Finalize, so LeakSanitizer cannot
- * name their leaks and tests/lsan.supp cannot suppress them. The renderer's
- * own allocations are leak-checked by test_render_image, which runs the same
- * data-set code without MPI. */
-const char *__asan_default_options(void);
-const char *__asan_default_options(void) { return "detect_leaks=0"; }
-
 #define EXPECTED_HASH 0x3a281366c67b3eaaull
 
 static void write_text(const char *path, const char *text) {
