@@ -43,12 +43,13 @@ void eq_set_contiguous_strides(eq_tensor *t) {
   }
 }
 
-eq_tensor *eq_empty(eq_dtype dtype, int ndim, const int64_t *shape) {
+/* A contiguous CPU tensor over `data`, or over fresh memory when data is NULL. */
+static eq_tensor *contiguous_tensor(const char *op, eq_dtype dtype, int ndim, const int64_t *shape, void *data) {
   if ((unsigned)dtype >= EQ_DTYPE_COUNT) {
-    eq_error(EQ_ERR_DTYPE, "eq_empty: invalid dtype %d", (int)dtype);
+    eq_error(EQ_ERR_DTYPE, "%s: invalid dtype %d", op, (int)dtype);
     return NULL;
   }
-  if (eq_check_shape("eq_empty", ndim, shape)) return NULL;
+  if (eq_check_shape(op, ndim, shape)) return NULL;
   eq_tensor *t = eq_tensor_struct_new();
   if (!t) return NULL;
   bool in_arena;
@@ -57,6 +58,7 @@ eq_tensor *eq_empty(eq_dtype dtype, int ndim, const int64_t *shape) {
     eq_tensor_free(t);
     return NULL;
   }
+  memset(s, 0, sizeof *s);
   t->ndim = ndim;
   int64_t n = 1;
   for (int i = 0; i < ndim; i++) {
@@ -64,20 +66,28 @@ eq_tensor *eq_empty(eq_dtype dtype, int ndim, const int64_t *shape) {
     n *= shape[i];
   }
   eq_set_contiguous_strides(t);
-  memset(s, 0, sizeof *s);
   s->nbytes = (size_t)n * eq_dtype_size(dtype);
-  s->data = alloc_block(s->nbytes, &s->in_arena);
-  if (!s->data) {
-    if (!in_arena) eq_free(s);
-    eq_tensor_free(t);
-    return NULL;
+  if (data) {
+    s->data = data;
+    s->in_arena = in_arena; /* the struct's lifetime; the caller owns the data */
+  } else {
+    s->data = alloc_block(s->nbytes, &s->in_arena);
+    if (!s->data) {
+      if (!in_arena) eq_free(s);
+      eq_tensor_free(t);
+      return NULL;
+    }
+    s->owns_data = true;
   }
   s->device = (eq_device){EQ_DEVICE_CPU, 0};
   s->refcount = 1;
-  s->owns_data = true;
   t->storage = s;
   t->dtype = dtype;
   return t;
+}
+
+eq_tensor *eq_empty(eq_dtype dtype, int ndim, const int64_t *shape) {
+  return contiguous_tensor("eq_empty", dtype, ndim, shape, NULL);
 }
 
 eq_tensor *eq_zeros(eq_dtype dtype, int ndim, const int64_t *shape) {
@@ -106,36 +116,7 @@ eq_tensor *eq_from_data(eq_dtype dtype, int ndim, const int64_t *shape, const vo
 }
 
 eq_tensor *eq_tensor_wrap(eq_dtype dtype, int ndim, const int64_t *shape, void *data) {
-  if ((unsigned)dtype >= EQ_DTYPE_COUNT) {
-    eq_error(EQ_ERR_DTYPE, "eq_tensor_wrap: invalid dtype %d", (int)dtype);
-    return NULL;
-  }
-  if (eq_check_shape("eq_tensor_wrap", ndim, shape)) return NULL;
-  eq_tensor *t = eq_tensor_struct_new();
-  if (!t) return NULL;
-  bool in_arena;
-  eq_storage *s = alloc_block(sizeof *s, &in_arena);
-  if (!s) {
-    eq_tensor_free(t);
-    return NULL;
-  }
-  memset(s, 0, sizeof *s);
-  t->ndim = ndim;
-  int64_t n = 1;
-  for (int i = 0; i < ndim; i++) {
-    t->shape[i] = shape[i];
-    n *= shape[i];
-  }
-  eq_set_contiguous_strides(t);
-  s->data = data;
-  s->nbytes = (size_t)n * eq_dtype_size(dtype);
-  s->device = (eq_device){EQ_DEVICE_CPU, 0};
-  s->refcount = 1;
-  s->in_arena = in_arena; /* the struct's lifetime, not the data's */
-  s->owns_data = false;
-  t->storage = s;
-  t->dtype = dtype;
-  return t;
+  return contiguous_tensor("eq_tensor_wrap", dtype, ndim, shape, data);
 }
 
 eq_tensor *eq_empty_like(const eq_tensor *t) { return eq_empty(t->dtype, t->ndim, t->shape); }
