@@ -29,7 +29,7 @@ static void usage(FILE *out) {
                "Self-supervised invariant + equivariant feature learning, "
                "distributed arrays and their algorithms.\n\ncommands:\n");
   for (int i = 0; i < command_count; i++)
-    fprintf(out, "  %-12s %s\n", commands[i]->name, commands[i]->summary);
+    fprintf(out, "  %-14s %s\n", commands[i]->name, commands[i]->summary);
   fprintf(out, "\n`equivar <command> --help` describes a command's options.\n");
 }
 
