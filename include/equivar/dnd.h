@@ -297,6 +297,40 @@ eq_status eq_dnd_qr(const eq_dnd *a, eq_dnd **q, eq_dnd **r);
 /* Thin SVD of a tall-skinny matrix: TSQR, then the SVD of R on every rank.
  * U: m x n split 0; S: n (descending), Vt: n x n replicated. */
 eq_status eq_dnd_svd(const eq_dnd *a, eq_dnd **u, eq_dnd **s, eq_dnd **vt);
+/* Truncated hierarchical SVD (HeAT's hsvd): a ~= U diag(S) V^T with U m x r,
+ * S r, V n x r (V, not V^T, as HeAT). The matrix cut into column blocks (a
+ * for split 1, a^T for split 0) has each block's truncated left factor U_k
+ * S_k computed locally; the factors are merged pairwise up a binary tree
+ * over the ranks (height ceil(log2 P)), truncating at every node, and the
+ * root's U is broadcast. Truncation at a node: to maxrank (> 0) and/or to
+ * the smallest rank whose discarded singular values have a norm <=
+ * rtol |a|_F / sqrt(2P - 1) (rtol > 0; 0 = no tolerance), plus
+ * `safetyshift` extra directions below the root. The other factor is
+ * a^T U / S (or a V / S) with S its column norms, so U diag(S) V^T = U U^T a
+ * (split 1 / None) or a V V^T (split 0). Layout: split 1 -> U replicated,
+ * V split 0; split 0 -> U split 0 (a's rows), V replicated; None -> both
+ * replicated (no communication). r <= min(maxrank, m, n); a zero singular
+ * value gives a zero column of the other factor. err_est (may be NULL): the
+ * a-posteriori bound sqrt(sum of every node's discarded sigma^2) / |a|_F on
+ * the relative error |a - U diag(S) V^T|_F / |a|_F. Computes in float64;
+ * float32 input gives float32 results. Outputs may be NULL. */
+eq_status eq_dnd_hsvd(const eq_dnd *a, int64_t maxrank, double rtol, int64_t safetyshift, eq_dnd **u,
+                      eq_dnd **s, eq_dnd **v, double *err_est);
+/* HeAT's hsvd_rank / hsvd_rtol: eq_dnd_hsvd with safetyshift 5 and only one
+ * of the two truncation criteria. */
+eq_status eq_dnd_hsvd_rank(const eq_dnd *a, int64_t maxrank, eq_dnd **u, eq_dnd **s, eq_dnd **v, double *err_est);
+eq_status eq_dnd_hsvd_rtol(const eq_dnd *a, double rtol, eq_dnd **u, eq_dnd **s, eq_dnd **v, double *err_est);
+/* Lanczos tridiagonalisation of the symmetric n x n a (HeAT's ht.lanczos),
+ * m steps (1 <= m <= n) from v0 (1-d, n; NULL: a fixed pseudo-random start,
+ * the same at any number of ranks), with full reorthogonalisation (classical
+ * Gram-Schmidt twice per step); on breakdown (beta ~ 0) it continues with a
+ * pseudo-random vector orthogonal to the basis. V: n x m orthonormal columns,
+ * split 0 when a is split (a split-1 a is used through its symmetry) and
+ * replicated otherwise; T: m x m tridiagonal, replicated, with V^T a V = T.
+ * beta_out (may be NULL): |r_m|, the norm of the residual after the last
+ * step (a V = V T + r_m e_m^T), for convergence checks. float32 / float64;
+ * computes in float64. */
+eq_status eq_dnd_lanczos(const eq_dnd *a, int64_t m, const eq_dnd *v0, eq_dnd **v, eq_dnd **t, double *beta_out);
 /* argmin |a x - b| for tall a (m >= n, full rank) through TSQR: x = R^-1 Q^T b
  * (replicated, n or n x k). */
 eq_dnd *eq_dnd_lstsq(const eq_dnd *a, const eq_dnd *b);
