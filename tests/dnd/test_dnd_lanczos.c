@@ -90,13 +90,15 @@ static void test_spectrum(void) {
       double beta = -1;
       char what[64];
       snprintf(what, sizeof what, "full run split=%d dt=%d", split, dt);
-      CHECK_MSG(eq_dnd_lanczos(a, n, NULL, &v, &t, &beta) == EQ_OK, "%s: %s", what, eq_error_message());
+      /* (float32 full runs only at split 0: the steps are latency-bound) */
+      int64_t steps = dt == EQ_F64 || split == 0 ? n : 16;
+      CHECK_MSG(eq_dnd_lanczos(a, steps, NULL, &v, &t, &beta) == EQ_OK, "%s: %s", what, eq_error_message());
       if (!v || !t) continue;
       CHECK(v->split == (split == EQ_DND_NONE ? EQ_DND_NONE : 0) && t->split == EQ_DND_NONE && v->dtype == dt);
-      CHECK(v->shape[0] == n && v->shape[1] == n && t->shape[0] == n && t->shape[1] == n);
+      CHECK(v->shape[0] == n && v->shape[1] == steps && t->shape[0] == steps && t->shape[1] == steps);
       if (split != EQ_DND_NONE) CHECK(v->local->shape[0] == a->counts[W->rank]);
       double *w = eigvals(t);
-      for (int64_t i = 0; i < n && w; i++)
+      for (int64_t i = 0; i < n && w && steps == n; i++)
         CHECK_MSG(fabs(w[i] - eq_get_flat(ref, i)) < tol * 10, "%s: eigenvalue %lld: %.12g vs %.12g", what,
                   (long long)i, w[i], eq_get_flat(ref, i));
       eq_tensor *V = eq_dnd_to_tensor(v), *T = eq_dnd_to_tensor(t);
