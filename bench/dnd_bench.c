@@ -5,7 +5,8 @@
  * Cases: mean0 mean1 std0 std1 (2,000,000 x 64 float32, split 0),
  * cdist_exact cdist_quad (20,000 x 18 float32 with itself, split 0),
  * matmul_0n matmul_00 (4096^2 float32), resplit_01 resplit_10 (20,000,000 x 8
- * float32), getitem add1 (10 x 10 float32, split None / 0). Sizes can be
+ * float32), getitem add1 (10 x 10 float32, split None / 0), hsvd (200,000 x
+ * 256 float32 of rank 16, split 0, truncated to 16). Sizes can be
  * scaled down with EQ_BENCH_SCALE (e.g. 0.1) for a quick run. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -109,6 +110,28 @@ int main(int argc, char **argv) {
       }
       double t = worst(W, (eq_now_seconds() - t0) / calls * 1e6);
       best = t < best ? t : best;
+    }
+    eq_dnd_free(x);
+  } else if (!strcmp(cs, "hsvd")) {
+    /* 200,000 x 256 float32 of exact rank 16, split 0: hsvd_rank to 16 */
+    int64_t n = (int64_t)(200000 * scale);
+    eq_dnd *b = eq_dnd_rand_normal(EQ_F32, EQ_DIMS(n, 16), 0, 1, 7, 0, 0, W);
+    eq_dnd *c = eq_dnd_rand_normal(EQ_F32, EQ_DIMS(16, 256), 0, 1, 8, 0, EQ_DND_NONE, W);
+    eq_dnd *x = eq_dnd_matmul(b, c);
+    eq_dnd_free(b), eq_dnd_free(c);
+    for (int r = 0; r < reps && x; r++) {
+      eq_dnd *u = NULL, *s = NULL, *v = NULL;
+      double err = 0;
+      eq_comm_barrier(W);
+      double t0 = eq_now_seconds();
+      if (eq_dnd_hsvd_rank(x, 16, &u, &s, &v, &err)) {
+        fprintf(stderr, "dnd_bench: %s\n", eq_error_message());
+        return 1;
+      }
+      double t = worst(W, eq_now_seconds() - t0);
+      best = t < best ? t : best;
+      in_out = local_mb(x) + local_mb(u) + local_mb(s) + local_mb(v);
+      eq_dnd_free(u), eq_dnd_free(s), eq_dnd_free(v);
     }
     eq_dnd_free(x);
   } else {

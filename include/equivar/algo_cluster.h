@@ -74,14 +74,16 @@ eq_tensor *eq_kmeans_init_centers(const eq_kmeans_params *params, eq_rows X);
 /* ------------------------------------------------------------- spectral
  * Spectral clustering (scikit-learn's SpectralClustering, affinity "rbf"):
  * affinity exp(-gamma |x - y|^2) without the diagonal, the k leading
- * eigenvectors of D^-1/2 W D^-1/2 by Lanczos with full reorthogonalisation,
- * divided by sqrt(degree), then the best of n_init k-means++ runs on those
- * rows. Each rank holds its rows of the affinity (O(n^2 / P) memory) and a
- * replicated copy of X and of the Lanczos basis (O(n (d + krylov))). */
+ * eigenvectors of D^-1/2 W D^-1/2 by eq_dnd_lanczos (full
+ * reorthogonalisation; a pass whose k Ritz pairs have residual norms above
+ * 1e-9 restarts from the sum of their Ritz vectors with twice the steps, up
+ * to n), divided by sqrt(degree), then the best of n_init k-means++ runs on
+ * those rows. Each rank holds its rows of the affinity and of the Lanczos
+ * basis (O(n (n + krylov) / P) memory) and a replicated copy of X. */
 typedef struct eq_spectral_params {
   int n_clusters; /* >= 2 */
   double gamma;   /* rbf width (default 1) */
-  int krylov;     /* Lanczos basis size; 0: min(n, 4k + 40) */
+  int krylov;     /* Lanczos steps of the first pass; 0: min(n, 4k + 40) */
   int n_init;     /* k-means restarts (default 10) */
   uint64_t seed;
 } eq_spectral_params;
@@ -90,6 +92,10 @@ typedef struct eq_spectral {
   eq_spectral_params params;
   eq_tensor *labels;      /* int64 (n_local,): the labels of this rank's rows */
   eq_tensor *eigenvalues; /* (k,) the leading eigenvalues of D^-1/2 W D^-1/2 */
+  int64_t krylov_steps;   /* Lanczos steps of the last (converged) pass */
+  int restarts;           /* passes restarted because a wanted pair had not converged */
+  double residual;        /* max |A y - theta y| of the k Ritz pairs (<= 1e-9 unless
+                             the steps reached n) */
 } eq_spectral;
 
 eq_spectral_params eq_spectral_defaults(int n_clusters);

@@ -14,12 +14,14 @@ typedef enum eq_pca_solver {
   EQ_PCA_FULL = 0,  /* exact: TSQR (per-rank Householder QR, then QR of the
                        stacked R factors) and an SVD of the d x d R */
   EQ_PCA_RANDOMIZED, /* range finder with power iterations; needs n_components < d */
-  EQ_PCA_HIERARCHICAL /* HeAT's hierarchical SVD, one level: each rank keeps the
-                         k + n_oversamples leading directions (S V) of its own
-                         centred block (TSQR R + SVD, no communication), the
-                         ranks' truncated factors are all-gathered and one SVD
-                         of the stack gives the components; exact when k +
-                         n_oversamples >= rank of every block, else approximate */
+  EQ_PCA_HIERARCHICAL /* HeAT's hierarchical SVD (eq_dnd_hsvd of the centred
+                         rows, safetyshift = n_oversamples): each rank keeps
+                         the k + n_oversamples leading directions (S V) of its
+                         block, the factors are merged pairwise up a binary
+                         tree over the ranks (ceil(log2 P) levels), truncating
+                         at every merge, to k at the root; exact when k +
+                         n_oversamples >= the rank of the data, else
+                         approximate. Forms the centred local rows (float64). */
 } eq_pca_solver;
 
 typedef struct eq_pca_params {

@@ -1,9 +1,11 @@
 /* PCA: exact through TSQR + SVD of R, or randomised (Halko, Martinsson &
- * Tropp 2011) with power iterations; both without forming X - mean. */
+ * Tropp 2011) with power iterations, both without forming X - mean; or
+ * hierarchical (eq_dnd_hsvd of the centred rows). */
 #include <math.h>
 #include <string.h>
 
 #include "algo/linalg.h"
+#include "equivar/dnd.h"
 
 eq_pca_params eq_pca_defaults(int n_components) {
   eq_pca_params p = {0};
@@ -93,34 +95,36 @@ static eq_status fit_full(const eq_mat *X, const double *mean, double *S, double
   return st;
 }
 
-/* Hierarchical: per-rank truncated S V of the centred block, all-gathered,
- * one SVD of the stack (P L x d). S and Vt receive min(P L, d) rows. */
+/* Hierarchical: eq_dnd_hsvd of the centred rows (HeAT's PCA with
+ * svd_solver="hierarchical"): every rank keeps the k + n_oversamples leading
+ * right singular directions (S V) of its block, and the factors are merged
+ * pairwise up a binary tree over the ranks, truncating at each node, to k at
+ * the root. S and Vt receive k rows. */
 static eq_status fit_hierarchical(const eq_mat *X, const eq_pca_params *p, const double *mean, double *S,
                                   double *Vt) {
-  int64_t d = X->d, L = p->n_components + p->n_oversamples;
-  if (L > d) L = d;
-  eq_mat loc = *X;
-  loc.split = false, loc.comm = MPI_COMM_SELF, loc.size = 1, loc.rank = 0, loc.n = X->n_local;
-  int P = X->split ? X->size : 1;
-  double *R = eq_malloc((size_t)(d * d) * sizeof(double)), *U = eq_malloc((size_t)(d * d) * sizeof(double));
-  double *s = eq_malloc((size_t)d * sizeof(double)), *V = eq_malloc((size_t)(d * d) * sizeof(double));
-  double *mine = eq_calloc((size_t)(L * d), sizeof(double)), *all = eq_malloc((size_t)(P * L * d) * sizeof(double));
-  int64_t rows = P * L, r = rows < d ? rows : d;
-  double *U2 = eq_malloc((size_t)(rows * r) * sizeof(double));
-  eq_status st = (R && U && s && V && mine && all && U2) ? EQ_OK : eq_error(EQ_ERR_MEMORY, "%s: out of memory", X->op);
-  if (!st) st = eq_tsqr_r(&loc, mean, NULL, NULL, 0, R);
-  if (!st) st = eq_small_svd(X->op, R, d, d, U, s, V);
-  for (int64_t c = 0; c < L && !st; c++)
-    for (int64_t j = 0; j < d; j++) mine[c * d + j] = s[c] * V[c * d + j];
+  int64_t d = X->d, nl = X->n_local, k = p->n_components;
+  eq_tensor *C = eq_algo_f64_2d(nl, d, NULL);
+  bool dist = X->split && X->size > 1;
+  eq_comm *own = dist ? eq_comm_from_mpi(X->comm) : NULL;
+  const eq_comm *c = dist ? own : eq_comm_self();
+  eq_status st = C && c ? EQ_OK : eq_error_code();
   st = eq_algo_agree(X->op, X->comm, st);
-  if (!st && P > 1) {
-    if (MPI_Allgather(mine, (int)(L * d), MPI_DOUBLE, all, (int)(L * d), MPI_DOUBLE, X->comm) != MPI_SUCCESS)
-      st = eq_error(EQ_ERR_MPI, "%s: MPI_Allgather of the truncated factors failed", X->op);
-  } else if (!st) {
-    memcpy(all, mine, (size_t)(L * d) * sizeof(double));
+  for (int64_t i = 0; i < nl && !st; i++)
+    for (int64_t j = 0; j < d; j++) eq_f64(C)[i * d + j] = eq_mat_at(X, i, j) - mean[j];
+  eq_dnd *a = st ? NULL : eq_dnd_from_local(C, 0, c), *s = NULL, *v = NULL;
+  if (!st && !a) st = eq_error_code();
+  if (!st) st = eq_dnd_hsvd(a, k, 0, p->n_oversamples, NULL, &s, &v, NULL);
+  /* v: d x r replicated, r = min(k, n, d) = k (checked by the caller) */
+  if (!st && s->shape[0] != k)
+    st = eq_error(EQ_ERR_VALUE, "%s: the hierarchical SVD kept %lld directions, not %lld", X->op,
+                  (long long)s->shape[0], (long long)k);
+  for (int64_t cc = 0; cc < k && !st; cc++) {
+    S[cc] = eq_get_flat(s->local, cc);
+    for (int64_t j = 0; j < d; j++) Vt[cc * d + j] = eq_get_flat(v->local, j * k + cc);
   }
-  if (!st) st = eq_small_svd(X->op, all, rows, d, U2, S, Vt);
-  eq_free(R), eq_free(U), eq_free(s), eq_free(V), eq_free(mine), eq_free(all), eq_free(U2);
+  eq_dnd_free(a), eq_dnd_free(s), eq_dnd_free(v);
+  eq_tensor_free(C);
+  eq_comm_free(own);
   return st;
 }
 
@@ -201,12 +205,8 @@ eq_status eq_pca_fit(eq_pca *m, eq_rows Xr) {
     eq_mat_close(&X);
     return st;
   }
-  int P = X.split ? X.size : 1;
   int64_t l = m->params.solver == EQ_PCA_FULL ? d : (k + m->params.n_oversamples < r ? k + m->params.n_oversamples : r);
-  if (m->params.solver == EQ_PCA_HIERARCHICAL) {
-    int64_t L = k + m->params.n_oversamples < d ? k + m->params.n_oversamples : d;
-    l = P * L < d ? P * L : d;
-  }
+  if (m->params.solver == EQ_PCA_HIERARCHICAL) l = k;
   double *mean = eq_malloc((size_t)d * sizeof(double)), *m2 = eq_malloc((size_t)d * sizeof(double));
   double *S = eq_malloc((size_t)(l + d) * sizeof(double)), *Vt = eq_malloc((size_t)(l * d) * sizeof(double));
   if (!mean || !m2 || !S || !Vt) st = eq_error(EQ_ERR_MEMORY, "%s: out of memory", op);

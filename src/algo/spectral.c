@@ -1,13 +1,15 @@
 /* Spectral clustering (Ng, Jordan & Weiss; scikit-learn's normalised
  * variant): rbf affinity rows of this rank (n_local x n, so O(n^2 / P)
- * memory), the k leading eigenvectors of D^-1/2 W D^-1/2 by Lanczos with
- * full reorthogonalisation (the distributed part is the matrix-vector
- * product; the Lanczos vectors are replicated), then k-means on the rows of
- * the embedding divided by sqrt(degree). */
+ * memory), the k leading eigenvectors of D^-1/2 W D^-1/2 by eq_dnd_lanczos
+ * (the affinity rows are the local block of a row-split eq_dnd; the Lanczos
+ * vectors are split the same way), checked by their residual norms and
+ * restarted until they converge, then k-means on the rows of the embedding
+ * divided by sqrt(degree). */
 #include <math.h>
 #include <string.h>
 
 #include "algo/linalg.h"
+#include "equivar/dnd.h"
 
 eq_spectral_params eq_spectral_defaults(int n_clusters) {
   eq_spectral_params p = {n_clusters, 1.0, 0, 10, 0};
@@ -59,19 +61,68 @@ static double *gather_rows(const eq_mat *X, eq_status *st) {
   return all;
 }
 
-/* y = A v for the replicated v: this rank's rows, then all-gathered. */
-static eq_status matvec(const eq_mat *X, const double *A, const double *v, double *y, int *cnt, int *dsp) {
+/* Ritz pairs converge when |A y - theta y| = beta |z_m| is below this
+ * (the eigenvalues lie in [-1, 1]). */
+#define SPECTRAL_TOL 1e-9
+
+/* The k leading eigenpairs of the normalised affinity (this rank's rows At,
+ * n_local x n) by eq_dnd_lanczos with `steps` steps from v0 (this rank's
+ * rows). A pass whose wanted Ritz pairs have residuals above SPECTRAL_TOL
+ * is restarted from the sum of those Ritz vectors with twice the steps
+ * (explicit restart; at steps = n the Krylov space is the whole space, so
+ * it ends). evals: k values, descending; emb (n_local x k): the Ritz
+ * vectors' rows. */
+static eq_status leading_eigs(const eq_mat *X, eq_tensor *At, eq_tensor *v0, int64_t k, int64_t steps,
+                              eq_spectral *m, double *evals, double *emb) {
+  const char *op = X->op;
   int64_t n = X->n, nl = X->n_local;
-  double *mine = y + X->row0;
-  for (int64_t i = 0; i < nl; i++) {
-    double s = 0;
-    for (int64_t j = 0; j < n; j++) s += A[i * n + j] * v[j];
-    mine[i] = s;
+  bool dist = X->split && X->size > 1;
+  eq_comm *own = dist ? eq_comm_from_mpi(X->comm) : NULL;
+  const eq_comm *c = dist ? own : eq_comm_self();
+  eq_status st = c ? EQ_OK : eq_error_code();
+  eq_dnd *a = st ? NULL : eq_dnd_from_local(At, 0, c), *v = NULL, *t = NULL, *q0 = NULL;
+  if (!st && !a) st = eq_error_code();
+  double *w = eq_malloc((size_t)n * sizeof(double)), *Z = NULL;
+  if (!st && !w) st = eq_error(EQ_ERR_MEMORY, "%s: out of memory", op);
+  for (int pass = 0; !st; pass++) {
+    eq_dnd_free(q0);
+    q0 = eq_dnd_from_local(v0, 0, c);
+    double beta = 0;
+    if (!q0) st = eq_error_code();
+    eq_dnd_free(v), eq_dnd_free(t), v = t = NULL;
+    if (!st) st = eq_dnd_lanczos(a, steps, q0, &v, &t, &beta);
+    eq_free(Z);
+    Z = st ? NULL : eq_malloc((size_t)(steps * steps) * sizeof(double));
+    if (!st && !Z) st = eq_error(EQ_ERR_MEMORY, "%s: out of memory", op);
+    if (!st) st = eq_small_eigh(op, eq_f64(t->local), steps, w, Z);
+    if (st) break;
+    /* Ritz pair c (c-th largest): theta = w[steps - 1 - c], y = V z */
+    double worst = 0;
+    for (int64_t cc = 0; cc < k; cc++) worst = fmax(worst, fabs(beta * Z[(steps - 1) * steps + steps - 1 - cc]));
+    const double *V = eq_f64(v->local);
+    for (int64_t i = 0; i < nl; i++)
+      for (int64_t cc = 0; cc < k; cc++) {
+        double s = 0;
+        for (int64_t q = 0; q < steps; q++) s += V[i * steps + q] * Z[q * steps + steps - 1 - cc];
+        emb[i * k + cc] = s;
+      }
+    for (int64_t cc = 0; cc < k; cc++) evals[cc] = w[steps - 1 - cc];
+    m->krylov_steps = steps;
+    m->residual = worst;
+    m->restarts = pass;
+    if (worst <= SPECTRAL_TOL || steps == n) break;
+    /* restart from the sum of the wanted Ritz vectors, with more steps */
+    for (int64_t i = 0; i < nl; i++) {
+      double s = 0;
+      for (int64_t cc = 0; cc < k; cc++) s += emb[i * k + cc];
+      eq_f64(v0)[i] = s;
+    }
+    steps = 2 * steps < n ? 2 * steps : n;
   }
-  if (X->split && X->size > 1 &&
-      MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, y, cnt, dsp, MPI_DOUBLE, X->comm) != MPI_SUCCESS)
-    return eq_error(EQ_ERR_MPI, "%s: MPI_Allgatherv failed", X->op);
-  return EQ_OK;
+  eq_free(w), eq_free(Z);
+  eq_dnd_free(q0), eq_dnd_free(v), eq_dnd_free(t), eq_dnd_free(a);
+  eq_comm_free(own);
+  return st;
 }
 
 eq_status eq_spectral_fit(eq_spectral *m, eq_rows Xr) {
@@ -86,22 +137,14 @@ eq_status eq_spectral_fit(eq_spectral *m, eq_rows Xr) {
   if (mk > n) mk = n;
   if (mk < k) mk = k;
   double *all = st ? NULL : gather_rows(&X, &st);
-  double *A = st ? NULL : eq_malloc((size_t)(nl * n + 1) * sizeof(double));
+  eq_tensor *At = st ? NULL : eq_algo_f64_2d(nl, n, NULL), *v0 = st ? NULL : eq_algo_f64_1d(nl, NULL);
+  double *A = At ? eq_f64(At) : NULL;
   double *deg = st ? NULL : eq_calloc((size_t)n + 1, sizeof(double));
-  double *V = st ? NULL : eq_calloc((size_t)(mk + 1) * n, sizeof(double));
-  double *T = st ? NULL : eq_calloc((size_t)(mk * mk), sizeof(double));
-  double *w = st ? NULL : eq_malloc((size_t)mk * sizeof(double)), *Z = st ? NULL : eq_malloc((size_t)(mk * mk) * sizeof(double));
+  double *evals = st ? NULL : eq_malloc((size_t)k * sizeof(double));
   double *emb = st ? NULL : eq_malloc((size_t)(nl * k + 1) * sizeof(double));
-  int *cnt = st ? NULL : eq_malloc((size_t)X.size * sizeof(int)), *dsp = st ? NULL : eq_malloc((size_t)X.size * sizeof(int));
-  if (!st && (!A || !deg || !V || !T || !w || !Z || !emb || !cnt || !dsp)) st = eq_error(EQ_ERR_MEMORY, "%s: out of memory", op);
+  if (!st && (!A || !v0 || !deg || !evals || !emb)) st = eq_error(EQ_ERR_MEMORY, "%s: out of memory", op);
   st = eq_algo_agree(op, X.comm, st);
   if (!st) {
-    if (X.split && X.size > 1) {
-      int mc = (int)nl;
-      MPI_Allgather(&mc, 1, MPI_INT, cnt, 1, MPI_INT, X.comm);
-      int off = 0;
-      for (int r = 0; r < X.size; r++) dsp[r] = off, off += cnt[r];
-    }
     /* affinity without the diagonal (scikit-learn's laplacian ignores it) */
     for (int64_t i = 0; i < nl; i++)
       for (int64_t j = 0; j < n; j++) {
@@ -130,54 +173,19 @@ eq_status eq_spectral_fit(eq_spectral *m, eq_rows Xr) {
   if (!st) {
     for (int64_t i = 0; i < nl; i++)
       for (int64_t j = 0; j < n; j++) A[i * n + j] /= sqrt(deg[X.row0 + i] * deg[j]);
-    /* Lanczos from a fixed start (sqrt(degree): the leading eigenvector's
-     * direction is then well represented), full reorthogonalisation. */
-    double nrm = 0;
-    for (int64_t j = 0; j < n; j++) V[j] = sqrt(deg[j]) * (1 + 0.01 * sin((double)j)), nrm += V[j] * V[j];
-    for (int64_t j = 0; j < n; j++) V[j] /= sqrt(nrm);
-    int64_t used = mk;
-    for (int64_t s = 0; s < mk && !st; s++) {
-      double *y = V + (s + 1) * n;
-      if ((st = matvec(&X, A, V + s * n, y, cnt, dsp))) break;
-      for (int pass = 0; pass < 2; pass++)
-        for (int64_t q = 0; q <= s; q++) {
-          double dot = 0;
-          for (int64_t j = 0; j < n; j++) dot += V[q * n + j] * y[j];
-          if (pass == 0) T[q * mk + s] = T[s * mk + q] = dot;
-          else T[q * mk + s] += dot, T[s * mk + q] = T[q * mk + s];
-          for (int64_t j = 0; j < n; j++) y[j] -= dot * V[q * n + j];
-        }
-      double b = 0;
-      for (int64_t j = 0; j < n; j++) b += y[j] * y[j];
-      b = sqrt(b);
-      if (s + 1 < mk) {
-        if (b < 1e-12) { /* invariant subspace found */
-          used = s + 1;
-          break;
-        }
-        for (int64_t j = 0; j < n; j++) y[j] /= b;
-      }
+    /* a fixed start near sqrt(degree), the leading eigenvector's direction */
+    for (int64_t i = 0; i < nl; i++) {
+      int64_t g = X.row0 + i;
+      eq_f64(v0)[i] = sqrt(deg[g]) * (1 + 0.01 * sin((double)g));
     }
-    /* Rayleigh-Ritz: the k largest Ritz pairs of the projected matrix */
-    double *Tu = eq_malloc((size_t)(used * used) * sizeof(double));
-    for (int64_t i = 0; i < used; i++)
-      for (int64_t j = 0; j < used; j++) Tu[i * used + j] = T[i * mk + j];
-    if (!st && used < k) st = eq_error(EQ_ERR_VALUE, "%s: the affinity graph has fewer than %lld independent directions", op, (long long)k);
-    if (!st) st = eq_small_eigh(op, Tu, used, w, Z);
-    if (!st) {
-      eq_tensor_free(m->eigenvalues);
-      m->eigenvalues = eq_algo_f64_1d(k, NULL);
-      for (int64_t c = 0; c < k; c++) eq_f64(m->eigenvalues)[c] = w[used - 1 - c];
-      for (int64_t i = 0; i < nl; i++) {
-        int64_t g = X.row0 + i;
-        for (int64_t c = 0; c < k; c++) {
-          double s = 0;
-          for (int64_t q = 0; q < used; q++) s += V[q * n + g] * Z[q * used + (used - 1 - c)];
-          emb[i * k + c] = s / sqrt(deg[g]);
-        }
-      }
-    }
-    eq_free(Tu);
+    st = leading_eigs(&X, At, v0, k, mk, m, evals, emb);
+  }
+  if (!st) {
+    eq_tensor_free(m->eigenvalues);
+    m->eigenvalues = eq_algo_f64_1d(k, evals);
+    if (!m->eigenvalues) st = eq_error_code();
+    for (int64_t i = 0; i < nl; i++)
+      for (int64_t c = 0; c < k; c++) emb[i * k + c] /= sqrt(deg[X.row0 + i]);
   }
   if (!st) {
     /* k-means on the embedding rows: the best of n_init k-means++ starts */
@@ -202,8 +210,8 @@ eq_status eq_spectral_fit(eq_spectral *m, eq_rows Xr) {
     if (!E) st = eq_error_code();
     eq_tensor_free(E);
   }
-  eq_free(all), eq_free(A), eq_free(deg), eq_free(V), eq_free(T), eq_free(w), eq_free(Z), eq_free(emb);
-  eq_free(cnt), eq_free(dsp);
+  eq_free(all), eq_free(deg), eq_free(evals), eq_free(emb);
+  eq_tensor_free(At), eq_tensor_free(v0);
   eq_mat_close(&X);
   return st;
 }

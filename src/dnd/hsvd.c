@@ -149,11 +149,17 @@ static double *leaf_matrix(const eq_dnd *a, bool trans, int64_t *cols) {
   *cols = trans ? r : c;
   if (!x) return NULL;
   /* trans: the row-major r x c block is already M's column-major c x r block */
-  if (trans && t->dtype == EQ_F64 && eq_is_contiguous(t))
-    memcpy(x, eq_data_ptr(t), sizeof(double) * (size_t)(r * c));
+  bool contig = eq_is_contiguous(t);
+  const double *p64 = contig && t->dtype == EQ_F64 ? eq_data_ptr(t) : NULL;
+  const float *p32 = contig && t->dtype == EQ_F32 ? eq_data_ptr(t) : NULL;
+  if (trans && p64)
+    memcpy(x, p64, sizeof(double) * (size_t)(r * c));
   else
     for (int64_t i = 0; i < r; i++)
-      for (int64_t j = 0; j < c; j++) x[trans ? i * c + j : j * r + i] = eq_get_flat(t, i * c + j);
+      for (int64_t j = 0; j < c; j++) {
+        int64_t at = i * c + j;
+        x[trans ? at : j * r + i] = p64 ? p64[at] : p32 ? (double)p32[at] : eq_get_flat(t, at);
+      }
   return x;
 }
 
@@ -225,22 +231,17 @@ eq_status eq_dnd_hsvd(const eq_dnd *a, int64_t maxrank, double rtol, int64_t saf
   if (cst) st = cst;
   int64_t r = (int64_t)hdr[0];
   if (!st && r < 0) st = eq_error(EQ_ERR_VALUE, "eq_dnd_hsvd: failed on another rank");
-  if (!st && me != 0) {
+  if (me != 0 && r > 0) {
     free(nd.f);
-    nd.f = malloc(sizeof(double) * (size_t)(mm * r + 1));
-    if (!nd.f) st = oom();
+    nd.f = malloc(sizeof(double) * (size_t)(mm * r));
+    if (!nd.f && !st) st = oom();
   }
-  /* every rank must join the broadcast: a rank out of memory aborts after it */
-  if (dist && r > 0) {
-    double *dummy = nd.f ? NULL : malloc(sizeof(double) * (size_t)(mm * r));
-    cst = eq_comm_bcast(c, nd.f ? nd.f : dummy, mm * r, EQ_F64, 0);
-    free(dummy);
-    if (cst && !st) st = cst;
-  }
+  /* agree before the broadcast of U, so that no rank waits in it alone */
   if (dist) {
     int bad = st != EQ_OK;
     cst = eq_comm_allreduce(c, &bad, 1, EQ_I32, EQ_REDUCE_MAX);
     if (!st && (cst || bad)) st = cst ? cst : eq_error(EQ_ERR_VALUE, "eq_dnd_hsvd: failed on another rank");
+    if (!st && r > 0) st = eq_comm_bcast(c, nd.f, mm * r, EQ_F64, 0);
   }
 
   /* W = M^T U on the local columns; sigma_j = |W e_j| */

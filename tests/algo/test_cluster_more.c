@@ -80,8 +80,23 @@ static void spectral(int split) {
     CHECK(ari_full(m->labels, "spectral_labels", split) > 0.999);
     /* the constant-degree direction: the leading eigenvalue is 1 */
     CHECK_CLOSE(eq_f64(m->eigenvalues)[0], 1.0, 1e-8, 1e-8);
+    CHECK(m->residual <= 1e-9);
+  }
+  /* three Lanczos steps cannot resolve the pairs: the convergence check
+   * restarts until it does, and the clustering is the same */
+  double ev1 = m->eigenvalues ? eq_f64(m->eigenvalues)[1] : NAN;
+  eq_spectral_free(m);
+  p.krylov = 3;
+  m = eq_spectral_new(&p);
+  CHECK(eq_spectral_fit(m, R) == EQ_OK);
+  if (m->labels) {
+    CHECK_MSG(m->restarts >= 1 && m->krylov_steps > 3 && m->residual <= 1e-9, "restarts %d steps %lld residual %g",
+              m->restarts, (long long)m->krylov_steps, m->residual);
+    CHECK(ari_full(m->labels, "spectral_labels", split) > 0.999);
+    CHECK_CLOSE(eq_f64(m->eigenvalues)[1], ev1, 1e-8, 1e-8);
   }
   eq_spectral_free(m);
+  p.krylov = 0;
   p.n_clusters = (int)X->shape[0] + 1;
   m = eq_spectral_new(&p);
   CHECK(eq_spectral_fit(m, R) == EQ_ERR_VALUE);

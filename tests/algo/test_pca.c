@@ -105,6 +105,34 @@ static void hierarchical_truncated(int split) {
   eq_tensor_free(own), eq_tensor_free(X), eq_tensor_free(ev);
 }
 
+/* Exact rank 3 in 24 features with 3 + 2 directions kept per node: every
+ * leaf and merge of the tree truncates, and the result is still
+ * scikit-learn's (scripts/gen_algo_hpca_reference.py). */
+static void hierarchical_lowrank(int split, eq_dtype dt) {
+  eq_tensor *X64 = ref_load("hpca_X"), *own;
+  eq_tensor *X = dt == EQ_F32 ? to_f32(X64) : X64;
+  eq_tensor *ev = ref_load("hpca_explained_variance"), *sv = ref_load("hpca_singular_values");
+  eq_tensor *comp = ref_load("hpca_components");
+  double tol = dt == EQ_F32 ? 1e-4 : 1e-9;
+  eq_pca_params p = eq_pca_defaults(3);
+  p.solver = EQ_PCA_HIERARCHICAL;
+  p.n_oversamples = 2;
+  eq_pca *m = eq_pca_new(&p);
+  CHECK(eq_pca_fit(m, rows_of(X, split, &own)) == EQ_OK);
+  if (m->components) {
+    for (int c = 0; c < 3; c++) {
+      CHECK_CLOSE(eq_f64(m->explained_variance)[c], eq_get_flat(ev, c), tol, 0);
+      CHECK_CLOSE(eq_f64(m->singular_values)[c], eq_get_flat(sv, c), tol, 0);
+    }
+    CHECK_MSG(max_abs_diff(m->components, comp) < 10 * tol, "hierarchical components differ by %g (split %d dt %d)",
+              max_abs_diff(m->components, comp), split, dt);
+  }
+  eq_pca_free(m);
+  eq_tensor_free(own), eq_tensor_free(ev), eq_tensor_free(sv), eq_tensor_free(comp);
+  if (X != X64) eq_tensor_free(X);
+  eq_tensor_free(X64);
+}
+
 int main(int argc, char **argv) {
   test_init(&argc, &argv);
   for (int split = 0; split <= 1; split++) {
@@ -115,6 +143,8 @@ int main(int argc, char **argv) {
       run(split, EQ_F32, solvers[s]);
     }
     hierarchical_truncated(split);
+    hierarchical_lowrank(split, EQ_F64);
+    hierarchical_lowrank(split, EQ_F32);
     degenerate(split);
   }
   return test_finish();

@@ -3,24 +3,12 @@
  * rank (tight), full rank (the error estimate bounds the true error
  * |A - U S V^T|_F / |A|_F), rtol truncation, fewer columns than ranks, at
  * every split and float32 / float64; layouts of U, S, V; bad arguments. */
-#include <stdlib.h>
-
 #include "dnd_test_util.h"
-#include "equivar/npy.h"
 
-static eq_tensor *load_ref(const char *name) {
-  char path[512];
-  const char *root = getenv("EQ_TEST_DATA");
-  snprintf(path, sizeof path, "%s/dnd/%s.npy", root ? root : "tests/data", name);
-  eq_npy_info info;
-  void *data = NULL;
-  eq_dtype d;
-  if (eq_npy_load(path, &info, &data) || eq_dtype_from_npy(info.descr, &d)) {
-    fprintf(stderr, "cannot load %s: %s\n", path, eq_error_message());
-    exit(2);
-  }
-  eq_tensor *t = eq_from_data(d, info.ndim, info.shape, data);
-  free(data);
+/* A reference file; the test cannot run without it. */
+static eq_tensor *must_load(const char *name) {
+  eq_tensor *t = dnd_load_ref(name);
+  if (!t) exit(2);
   return t;
 }
 
@@ -85,7 +73,7 @@ static double orth_err(const eq_tensor *X, int64_t k) {
 /* Exact rank 4: the four singular values to rounding, a reconstruction to
  * rounding, orthonormal factors; extra directions carry ~0. */
 static void test_lowrank(void) {
-  eq_tensor *A = load_ref("hsvd_lowrank"), *ref = load_ref("hsvd_lowrank_s");
+  eq_tensor *A = must_load("hsvd_lowrank.npy"), *ref = must_load("hsvd_lowrank_s.npy");
   for (int di = 0; di < 2; di++) {
     eq_dtype dt = di ? EQ_F64 : EQ_F32;
     double tol = dt == EQ_F64 ? 1e-11 : 3e-6;
@@ -113,7 +101,7 @@ static void test_lowrank(void) {
  * and is not wildly pessimistic; the leading values are close; rtol mode
  * meets the tolerance with no fewer directions than the optimum needs. */
 static void test_fullrank(void) {
-  eq_tensor *A = load_ref("hsvd_full"), *ref = load_ref("hsvd_full_s");
+  eq_tensor *A = must_load("hsvd_full.npy"), *ref = must_load("hsvd_full_s.npy");
   int64_t q = eq_numel(ref);
   for (int di = 0; di < 2; di++) {
     eq_dtype dt = di ? EQ_F64 : EQ_F32;
@@ -162,7 +150,7 @@ static void test_fullrank(void) {
 
 /* 9 x 3 and its 3 x 9 transpose: a rank may hold no columns at all. */
 static void test_thin(void) {
-  eq_tensor *A = load_ref("hsvd_thin"), *ref = load_ref("hsvd_thin_s");
+  eq_tensor *A = must_load("hsvd_thin.npy"), *ref = must_load("hsvd_thin_s.npy");
   eq_tensor *At = eq_transpose(A, 0, 1), *Atc = eq_clone(At);
   for (int di = 0; di < 2; di++) {
     eq_dtype dt = di ? EQ_F64 : EQ_F32;
@@ -182,7 +170,7 @@ static void test_thin(void) {
 }
 
 static void test_errors(void) {
-  eq_tensor *A = load_ref("hsvd_thin");
+  eq_tensor *A = must_load("hsvd_thin.npy");
   eq_dnd *a = eq_dnd_from_tensor(A, 0, W), *u = NULL;
   double e = 0;
   CHECK(eq_dnd_hsvd(NULL, 2, 0, 0, &u, NULL, NULL, &e) == EQ_ERR_VALUE && !u);

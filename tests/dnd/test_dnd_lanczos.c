@@ -4,24 +4,12 @@
  * V is orthonormal, T tridiagonal with V^T A V = T and |A v_m - V T e_m| =
  * beta; breakdown on a matrix with three distinct eigenvalues; every split,
  * float32 / float64; bad arguments. */
-#include <stdlib.h>
-
 #include "dnd_test_util.h"
-#include "equivar/npy.h"
 
-static eq_tensor *load_ref(const char *name) {
-  char path[512];
-  const char *root = getenv("EQ_TEST_DATA");
-  snprintf(path, sizeof path, "%s/dnd/%s.npy", root ? root : "tests/data", name);
-  eq_npy_info info;
-  void *data = NULL;
-  eq_dtype d;
-  if (eq_npy_load(path, &info, &data) || eq_dtype_from_npy(info.descr, &d)) {
-    fprintf(stderr, "cannot load %s: %s\n", path, eq_error_message());
-    exit(2);
-  }
-  eq_tensor *t = eq_from_data(d, info.ndim, info.shape, data);
-  free(data);
+/* A reference file; the test cannot run without it. */
+static eq_tensor *must_load(const char *name) {
+  eq_tensor *t = dnd_load_ref(name);
+  if (!t) exit(2);
   return t;
 }
 
@@ -79,7 +67,7 @@ static void check_relations(const eq_tensor *A, const eq_tensor *V, const eq_ten
 }
 
 static void test_spectrum(void) {
-  eq_tensor *A64 = load_ref("lanczos_sym"), *ref = load_ref("lanczos_sym_w");
+  eq_tensor *A64 = must_load("lanczos_sym.npy"), *ref = must_load("lanczos_sym_w.npy");
   int64_t n = A64->shape[0];
   for (int di = 0; di < 2; di++) {
     eq_dtype dt = di ? EQ_F64 : EQ_F32;
@@ -153,7 +141,7 @@ static void test_breakdown(void) {
 }
 
 static void test_errors(void) {
-  eq_tensor *A = load_ref("lanczos_sym");
+  eq_tensor *A = must_load("lanczos_sym.npy");
   eq_dnd *a = eq_dnd_from_tensor(A, 0, W), *v = NULL, *t = NULL;
   CHECK(eq_dnd_lanczos(NULL, 3, NULL, &v, &t, NULL) == EQ_ERR_VALUE && !v && !t);
   CHECK(eq_dnd_lanczos(a, 0, NULL, &v, &t, NULL) == EQ_ERR_VALUE && strstr(eq_error_message(), "m=0"));
