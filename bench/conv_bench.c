@@ -4,6 +4,8 @@
  *
  *   build/bench/conv_bench [batch] [reps] [--wall]
  *
+ * EQ_CONV_ALGO=im2col or winograd forces one algorithm where both apply.
+ *
  * Times are process CPU time / threads (see cpu_seconds). Prints one line per layer shape and a summary line
  * `case=resnet18_convs ... equivar=<GFLOP/s>`. */
 #include <stdio.h>
@@ -74,6 +76,9 @@ static double best_time(int kind, const eq_conv_geom *g, float *x, float *w, flo
 int main(int argc, char **argv) {
   int batch = argc > 1 ? atoi(argv[1]) : 64, reps = argc > 2 ? atoi(argv[2]) : 5;
   use_wall = argc > 3 && !strcmp(argv[3], "--wall");
+  /* EQ_CONV_ALGO=im2col|winograd: force one path, to compare them */
+  const char *algo = getenv("EQ_CONV_ALGO");
+  if (algo) eq_conv_algo = !strcmp(algo, "im2col") ? EQ_CONV_IM2COL : !strcmp(algo, "winograd") ? EQ_CONV_WINOGRAD : EQ_CONV_AUTO;
   printf("threads=%d batch=%d reps=%d (best of reps; %s)\n", eq_num_threads(), batch, reps,
          use_wall ? "wall clock" : "process CPU time / threads");
   printf("%-18s %9s %9s %9s   GFLOP/s: %7s %7s %7s\n", "layer", "MFLOP", "fwd ms", "bwd ms", "fwd", "bwd-dat", "bwd-wt");

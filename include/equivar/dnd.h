@@ -378,6 +378,53 @@ eq_dnd *eq_dnd_median(const eq_dnd *x);
 /* Counts of all elements in `bins` equal bins over [lo, hi] (NumPy). */
 eq_dnd *eq_dnd_histogram(const eq_dnd *x, int64_t bins, double lo, double hi);
 
+/* ================================================================ HeAT surface: grids, repeat, tile, diag,
+ * cov, bincount (src/dnd/manip_more.c, stats.c) */
+
+/* Coordinate matrices from n 1-d arrays (NumPy meshgrid): out[k] (n arrays,
+ * each n-d, its input's dtype) varies along one axis only. indexing "ij":
+ * out[k] varies along axis k, shape (len0, len1, ...); "xy" (Cartesian, the
+ * NumPy default): the first two axes are swapped, shape (len1, len0, ...).
+ * As HeAT: at most one input may be split, and then every output is split
+ * along that input's output axis with its layout; computed locally, no
+ * communication. On error every out[k] is NULL. */
+eq_status eq_dnd_meshgrid(const eq_dnd *const *xs, int n, const char *indexing, eq_dnd **out);
+/* NumPy repeat: element i along axis repeated repeats[i] times (nrepeats ==
+ * the axis length) or repeats[0] times each (nrepeats == 1). axis
+ * EQ_DND_ALL_AXES: of the C-order flattened array (1-d result). Split kept;
+ * no communication: along the split axis each rank repeats its own rows, so
+ * the result may be unbalanced (eq_dnd_balance). */
+eq_dnd *eq_dnd_repeat(const eq_dnd *x, const int64_t *repeats, int64_t nrepeats, int axis);
+/* NumPy tile: x repeated reps[i] times along each axis (the shorter of
+ * x's shape and reps is padded with leading 1s). Split kept (shifted by the
+ * added leading axes); tiling along the split axis fetches rows from their
+ * owners in one request/response exchange, result balanced. */
+eq_dnd *eq_dnd_tile(const eq_dnd *x, const int64_t *reps, int nreps);
+/* NumPy diag. 1-d v -> (n + |k|) x (n + |k|) with v on diagonal k (k > 0
+ * above the main diagonal), split as v (0 or None), balanced. 2-d x -> its
+ * diagonal k, 1-d; split 0 when x is split (each rank keeps the elements in
+ * its block: no communication, possibly unbalanced), else None. */
+eq_dnd *eq_dnd_diag(const eq_dnd *x, int64_t k);
+
+/* cov's ddof: NumPy's None (1, or 0 when bias). */
+#define EQ_DND_DDOF_DEFAULT INT64_MIN
+/* NumPy cov: covariance of the variables of m (1-d: one variable; 2-d: rows
+ * are variables when rowvar, else columns), with y's variables appended
+ * (optional, same number of observations). Normalised by N - ddof. The
+ * result is (nvar x nvar), 0-d for a single variable (NumPy squeezes),
+ * replicated; float32 when the inputs are float32, else float64; computed
+ * in double. Distributed over the observations: the exact mean by one
+ * Allreduce, then local centred products (GEMM) and a second Allreduce; an
+ * operand split along its variables is first resplit (one all-to-all).
+ * N - ddof <= 0 is an error (NumPy returns inf with a warning). */
+eq_dnd *eq_dnd_cov(const eq_dnd *m, const eq_dnd *y, bool rowvar, bool bias, int64_t ddof);
+/* NumPy bincount of a 1-d non-negative integer array (int32/int64/uint8/
+ * bool): length max(x) + 1, at least minlength; int64 counts, or float64
+ * sums of `weights` (optional, x's shape; redistributed to x's layout).
+ * Replicated; local counts + one Allreduce. A negative value is an
+ * EQ_ERR_VALUE on every rank. */
+eq_dnd *eq_dnd_bincount(const eq_dnd *x, const eq_dnd *weights, int64_t minlength);
+
 /* ================================================================ io
  * Each rank reads and writes only its block. Writes are atomic: a temporary
  * file is written by all ranks, then renamed by rank 0 after a barrier. */

@@ -6,10 +6,12 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "eq_test.h"
 #include "equivar/dnd.h"
+#include "equivar/npy.h"
 
 static const eq_comm *W;
 
@@ -69,6 +71,24 @@ static inline void check_dnd(const char *what, const eq_dnd *x, const eq_tensor 
               x->comm->size);
   }
   eq_tensor_free(full);
+}
+
+/* A NumPy reference file tests/data/dnd/<name> as a tensor (NULL and a
+ * message on stderr when missing). */
+static inline eq_tensor *dnd_load_ref(const char *name) {
+  char path[512];
+  const char *root = getenv("EQ_TEST_DATA");
+  snprintf(path, sizeof path, "%s/dnd/%s", root ? root : "tests/data", name);
+  eq_npy_info info;
+  void *data = NULL;
+  if (eq_npy_load(path, &info, &data)) {
+    fprintf(stderr, "%s\n", eq_error_message());
+    return NULL;
+  }
+  eq_dtype d = EQ_F64;
+  eq_tensor *t = eq_dtype_from_npy(info.descr, &d) ? NULL : eq_from_data(d, info.ndim, info.shape, data);
+  free(data);
+  return t;
 }
 
 static inline double tol_of(eq_dtype d) { return d == EQ_F32 ? 1e-5 : (d == EQ_F64 ? 1e-12 : 0); }

@@ -3,6 +3,7 @@
 #ifndef EQ_OPS_NN_CONV_GEOM_H
 #define EQ_OPS_NN_CONV_GEOM_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -26,5 +27,24 @@ void eq_conv_backward_weight_f64(const eq_conv_geom *g, const double *x, const d
 /* Workspace bytes each kernel needs (eq_nn_workspace), so the op can fail
  * cleanly before starting. */
 size_t eq_conv_workspace_bytes(const eq_conv_geom *g, int kind, size_t elem);
+
+/* Which algorithm the kernels above use for the convolutions Winograd can
+ * do (3x3, stride 1, undilated, ungrouped, padding <= 2): EQ_CONV_AUTO picks
+ * Winograd when both channel counts are >= 32, EQ_CONV_IM2COL never,
+ * EQ_CONV_WINOGRAD whenever it can. Library-internal: tests and benchmarks
+ * set it to compare the two paths. Not thread-safe to change mid-run. */
+enum { EQ_CONV_AUTO, EQ_CONV_IM2COL, EQ_CONV_WINOGRAD };
+extern int eq_conv_algo;
+/* Bytes of transformed tiles per Winograd block (default 16 MiB); tests
+ * lower it to exercise blocking. */
+extern size_t eq_conv_wino_block_bytes;
+bool eq_conv_winograd_applies(const eq_conv_geom *g);
+size_t eq_conv_wino_workspace_bytes(const eq_conv_geom *g, int kind, size_t elem);
+void eq_conv_wino_forward_f32(const eq_conv_geom *g, const float *x, const float *w, float *y, int accumulate);
+void eq_conv_wino_backward_data_f32(const eq_conv_geom *g, const float *dy, const float *w, float *dx);
+void eq_conv_wino_backward_weight_f32(const eq_conv_geom *g, const float *x, const float *dy, float *dw);
+void eq_conv_wino_forward_f64(const eq_conv_geom *g, const double *x, const double *w, double *y, int accumulate);
+void eq_conv_wino_backward_data_f64(const eq_conv_geom *g, const double *dy, const double *w, double *dx);
+void eq_conv_wino_backward_weight_f64(const eq_conv_geom *g, const double *x, const double *dy, double *dw);
 
 #endif

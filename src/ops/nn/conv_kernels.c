@@ -50,6 +50,7 @@ static tile_plan plan_tiles(const eq_conv_geom *g, int kind, size_t elem) {
 }
 
 size_t eq_conv_workspace_bytes(const eq_conv_geom *g, int kind, size_t elem) {
+  if (eq_conv_winograd_applies(g)) return eq_conv_wino_workspace_bytes(g, kind, elem);
   return plan_tiles(g, kind, elem).bytes;
 }
 

@@ -1,0 +1,137 @@
+/* Winograd convolution F(m x m, 3 x 3) (Lavin and Gray, "Fast Algorithms
+ * for Convolutional Neural Networks", 2016) for 3x3, stride-1, undilated,
+ * ungrouped convolutions, the bulk of a ResNet's work. An m x m output tile
+ * costs (m+2)^2 multiplies per channel pair instead of 9 m^2: 2.25x fewer
+ * for m = 2, 4x fewer for m = 4, and no work at all on padding taps beyond
+ * the tile. m = 4 where the output map is at least 4x4, m = 2 on smaller
+ * maps (where a 4x4 tile would be mostly padding).
+ *
+ * Every pass is: transform the input tiles of a block of tiles, then per
+ * slab of output channels transform that slab's weights (kept in L2), one
+ * GEMM per transform position, transform back. Backward-data is the forward
+ * pass on dy with the flipped, transposed kernel and padding 2 - p;
+ * backward-weight is the adjoint of the forward transforms:
+ * dw = G^T (sum over tiles of (A dy A^T) .* (B^T x B)) G, one GEMM per
+ * transform position over the tiles. */
+#include "ops/nn/conv_geom.h"
+#include "ops/nn/nn_common.h"
+
+int eq_conv_algo = EQ_CONV_AUTO;
+
+#define EQ_WINO_INLINE inline __attribute__((always_inline))
+
+/* Lanes a transform processes at once: one AVX-512 register of floats. */
+#define VL 16
+/* Budget for one output-channel slab's transformed weights (per thread):
+ * about half of a Zen 4 core's 1 MB L2 (at least 32 channels, see below). */
+#define SLAB_BYTES (512 * 1024)
+/* Budget for a block's transformed tiles (shared by the threads). */
+size_t eq_conv_wino_block_bytes = 16 * 1024 * 1024;
+
+typedef struct wino_map {
+  int m, a;                   /* output tile m x m, input tile a x a */
+  int64_t N, C, H, W, ph, pw; /* the map the tiles are cut from, its padding */
+  int64_t th, tw, ntiles;     /* tiles down, across, in all */
+} wino_map;
+
+typedef struct wino_plan {
+  wino_map map;
+  int threads;
+  int64_t slab, nslabs, tb;                 /* output channels per slab, tiles per block */
+  int64_t v_elems, u_elems, m_elems, extra; /* buffer sizes, elements */
+  size_t bytes;
+} wino_plan;
+
+/* Below this many channels the GEMMs are too thin to gain from the 4x
+ * fewer multiplies, and a reduced-width model's tiny maps would see
+ * Winograd's rounding where im2col gives exact zeros (taps whose every input
+ * is a ReLU zero), which AdamW then turns into +-lr steps. */
+#define EQ_WINO_MIN_CHANNELS 32
+
+bool eq_conv_winograd_applies(const eq_conv_geom *g) {
+  if (eq_conv_algo == EQ_CONV_IM2COL) return false;
+  return g->kh == 3 && g->kw == 3 && g->sh == 1 && g->sw == 1 && g->dh == 1 && g->dw == 1 && g->groups == 1 &&
+         g->ph <= 2 && g->pw <= 2 && (eq_conv_algo == EQ_CONV_WINOGRAD || (g->C >= EQ_WINO_MIN_CHANNELS && g->Co >= EQ_WINO_MIN_CHANNELS)) &&
+         g->Ho * g->Wo >= 4;
+}
+
+static int64_t round_up(int64_t v, int64_t q) { return (v + q - 1) / q * q; }
+
+/* kind: 0 forward, 1 backward-data, 2 backward-weight (as conv_kernels.c). */
+static wino_plan wino_plan_for(const eq_conv_geom *g, int kind, size_t elem) {
+  wino_plan p;
+  memset(&p, 0, sizeof p);
+  wino_map *mp = &p.map;
+  /* the pass's input map, its output size and channel counts */
+  int64_t cin, cout, oh, ow;
+  if (kind == 1) {
+    *mp = (wino_map){0, 0, g->N, g->Co, g->Ho, g->Wo, 2 - g->ph, 2 - g->pw, 0, 0, 0};
+    cin = g->Co, cout = g->C, oh = g->H, ow = g->W;
+  } else {
+    *mp = (wino_map){0, 0, g->N, g->C, g->H, g->W, g->ph, g->pw, 0, 0, 0};
+    cin = g->C, cout = g->Co, oh = g->Ho, ow = g->Wo;
+  }
+  mp->m = oh >= 4 && ow >= 4 ? 4 : 2;
+  mp->a = mp->m + 2;
+  mp->th = (oh + mp->m - 1) / mp->m;
+  mp->tw = (ow + mp->m - 1) / mp->m;
+  mp->ntiles = mp->N * mp->th * mp->tw;
+  const int64_t a2 = (int64_t)mp->a * mp->a;
+  p.threads = omp_get_max_threads();
+  /* Slabs: a multiple of 8 channels whose transformed weights fit the
+   * budget, and at least one slab per thread. */
+  int64_t per_thread = (cout + p.threads - 1) / p.threads;
+  int64_t slab = (int64_t)(SLAB_BYTES / elem) / (a2 * cin);
+  slab = slab / 8 * 8;
+  /* below ~32 rows OpenBLAS's kernels lose more than L2 misses cost */
+  if (slab < 32) slab = 32;
+  if (slab > per_thread) slab = per_thread;
+  if (slab < 1) slab = 1;
+  /* then as many slabs as that needs, rounded to a multiple of the threads
+   * and evened out, so no thread waits on a leftover slab */
+  int64_t nslabs = (cout + slab - 1) / slab;
+  nslabs = (nslabs + p.threads - 1) / p.threads * p.threads;
+  if (nslabs > cout) nslabs = cout;
+  p.slab = (cout + nslabs - 1) / nslabs;
+  p.nslabs = (cout + p.slab - 1) / p.slab;
+  /* Tiles per block: every tile when the transformed block fits. */
+  int64_t per_tile = a2 * (kind == 2 ? g->C + g->Co : cin);
+  int64_t tb = (int64_t)(eq_conv_wino_block_bytes / elem) / per_tile / VL * VL;
+  if (tb < VL) tb = VL;
+  p.tb = tb >= mp->ntiles ? mp->ntiles : tb;
+  int64_t ld = round_up(p.tb, VL);
+  if (kind == 2) {
+    p.v_elems = a2 * g->C * ld;
+    p.m_elems = a2 * g->Co * ld; /* the transformed output gradient */
+    bool one_block = p.tb >= mp->ntiles;
+    p.u_elems = a2 * p.slab * g->C;
+    p.extra = one_block ? p.threads * p.u_elems : a2 * g->Co * g->C;
+    p.bytes = (size_t)(p.v_elems + p.m_elems + p.extra) * elem + 64;
+  } else {
+    p.v_elems = a2 * cin * ld;
+    p.u_elems = a2 * p.slab * cin;
+    p.m_elems = a2 * p.slab * ld;
+    p.bytes = (size_t)(p.v_elems + p.threads * (p.u_elems + p.m_elems)) * elem + 64;
+  }
+  return p;
+}
+
+size_t eq_conv_wino_workspace_bytes(const eq_conv_geom *g, int kind, size_t elem) {
+  return wino_plan_for(g, kind, elem).bytes;
+}
+
+#define T float
+#define SFX _f32
+#define GEMM eq_nn_gemm_f32
+#include "ops/nn/conv_winograd.inc"
+#undef T
+#undef SFX
+#undef GEMM
+
+#define T double
+#define SFX _f64
+#define GEMM eq_nn_gemm_f64
+#include "ops/nn/conv_winograd.inc"
+#undef T
+#undef SFX
+#undef GEMM
