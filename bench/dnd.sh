@@ -6,7 +6,7 @@
 # Memory cases (…_mem): equivar = peak RSS growth of the worst rank, peer =
 # that rank's local inputs + result; ratio >= 0.77 is the 1.3x target.
 # Env: EQ_BUILD, RANKS, REPS (3), THREADS (OpenMP threads per rank, 1),
-# EQ_BENCH_SCALE (1; e.g. 0.1 for a quick run).
+# EQ_BENCH_SCALE (1; e.g. 0.1 for a quick run), CASES (a subset of the case names).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 build=${EQ_BUILD:-$here/../build}
@@ -18,7 +18,7 @@ ranks=${RANKS:-1 2}
 mpi=(mpirun --allow-run-as-root --oversubscribe --mca btl self,vader --bind-to none)
 field() { sed -n "s/.*$1=\([^ ]*\).*/\1/p"; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "NA" || b == "NA" || a == 0) print "NA"; else printf "%.2f", b / a }'; }
-cases="mean0 mean1 std0 std1 cdist_exact cdist_quad matmul_0n matmul_00 resplit_01 resplit_10 getitem getitem_split0 add1"
+cases=${CASES:-"mean0 mean1 std0 std1 cdist_exact cdist_quad matmul_0n matmul_00 resplit_01 resplit_10 getitem getitem_split0 add1"}
 for c in $cases; do
   peer=NA
   if /usr/bin/python3 -c "import numpy, scipy" 2>/dev/null; then

@@ -289,10 +289,20 @@ eq_dnd *eq_dnd_dot(const eq_dnd *a, const eq_dnd *b);
 /* a (m) x b (n) -> m x n, split as a (or b's split moved to axis 1). */
 eq_dnd *eq_dnd_outer(const eq_dnd *a, const eq_dnd *b);
 eq_status eq_dnd_trace(const eq_dnd *x, double *out);
-/* Tall-skinny QR (m >= n) by TSQR: local QR of each row block, one allgather
- * of the n x n factors, QR of their stack. Q: m x n, split 0 (a column-split
- * or replicated a is first cut into row blocks); R: n x n replicated, with
- * diag(R) >= 0 (the unique factorisation). Either output may be NULL. */
+/* Determinant of a square matrix (replicated answer; 1 for 0 x 0, NaN when
+ * an element is NaN). Replicated: LAPACK LU on every rank. Split 0 or 1:
+ * distributed Gaussian elimination with partial pivoting on the blocks where
+ * they lie (split 1 as rows of a^T), one allgather and one broadcast of a
+ * pivot row per column, O(n^2 / P) memory per rank. */
+eq_status eq_dnd_det(const eq_dnd *x, double *out);
+/* QR with diag(R) >= 0 (the unique factorisation of a full-rank a); either
+ * output may be NULL. Split 0 or None (m >= n): TSQR - local QR of each row
+ * block, one allgather of the n x n factors, QR of their stack; Q: m x n
+ * split 0 (a replicated a is cut locally), R: n x n replicated. Split 1 (any
+ * shape, k = min(m, n)), as HeAT: column blocks orthogonalised in rank order
+ * by block Gram-Schmidt with reorthogonalisation, no resplit of a; Q: m x k
+ * split 1 (rank r holds the Q columns of its own columns below k, so blocks
+ * past column k are empty), R: k x n split 1 with a's column layout. */
 eq_status eq_dnd_qr(const eq_dnd *a, eq_dnd **q, eq_dnd **r);
 /* Thin SVD of a tall-skinny matrix: TSQR, then the SVD of R on every rank.
  * U: m x n split 0; S: n (descending), Vt: n x n replicated. */

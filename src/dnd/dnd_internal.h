@@ -41,6 +41,10 @@ eq_tensor *dnd_local_rows_view(const eq_dnd *x, int axis, int64_t lo, int64_t hi
 int64_t dnd_outer(const eq_tensor *t, int axis);
 int64_t dnd_inner(const eq_tensor *t, int axis);
 
+/* QR of a split=1 matrix by column blocks in rank order (qr_block.c): Q
+ * (m x min(m, n)) and R (min(m, n) x n), both split 1; either may be NULL. */
+eq_status dnd_qr_columns(const eq_dnd *a, eq_dnd **q, eq_dnd **r);
+
 #define DND_FAIL(...) (eq_error(__VA_ARGS__), (eq_dnd *)NULL)
 
 #endif

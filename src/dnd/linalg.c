@@ -85,14 +85,15 @@ eq_status eq_dnd_trace(const eq_dnd *x, double *out) {
 /* ---------------------------------------------------------------- TSQR */
 
 /* Q (m x n, split 0, a's row layout) and R (n x n, replicated), diag(R) >= 0. */
-eq_status eq_dnd_qr(const eq_dnd *a, eq_dnd **q_out, eq_dnd **r_out) {
+static eq_status tsqr(const eq_dnd *a, eq_dnd **q_out, eq_dnd **r_out) {
   if (q_out) *q_out = NULL;
   if (r_out) *r_out = NULL;
   if (!a || a->ndim != 2) return eq_error(EQ_ERR_SHAPE, "eq_dnd_qr: needs a 2-d array");
   int64_t m = a->shape[0], n = a->shape[1];
   if (m < n) {
     char b[128];
-    return eq_error(EQ_ERR_UNSUPPORTED, "eq_dnd_qr: %s is wide (m < n); only m >= n is supported",
+    return eq_error(EQ_ERR_UNSUPPORTED,
+                    "eq_dnd_qr: %s is wide (m < n): split 0 / None need m >= n (split 1 takes any shape)",
                     eq_dnd_str(a, b, sizeof b));
   }
   const eq_comm *c = a->comm;
@@ -186,12 +187,17 @@ eq_status eq_dnd_qr(const eq_dnd *a, eq_dnd **q_out, eq_dnd **r_out) {
   return st;
 }
 
+eq_status eq_dnd_qr(const eq_dnd *a, eq_dnd **q_out, eq_dnd **r_out) {
+  if (a && a->ndim == 2 && a->split == 1) return dnd_qr_columns(a, q_out, r_out);
+  return tsqr(a, q_out, r_out);
+}
+
 eq_status eq_dnd_svd(const eq_dnd *a, eq_dnd **u_out, eq_dnd **s_out, eq_dnd **vt_out) {
   if (u_out) *u_out = NULL;
   if (s_out) *s_out = NULL;
   if (vt_out) *vt_out = NULL;
   eq_dnd *q = NULL, *r = NULL;
-  eq_status st = eq_dnd_qr(a, u_out ? &q : NULL, &r);
+  eq_status st = tsqr(a, u_out ? &q : NULL, &r);
   if (st) return st;
   int64_t n = a->shape[1];
   double *R = local_f64(r->local), *s = malloc(sizeof(double) * (size_t)(n + 1));
@@ -232,7 +238,7 @@ eq_dnd *eq_dnd_lstsq(const eq_dnd *a, const eq_dnd *b) {
                     eq_dnd_str(a, s1, sizeof s1), eq_dnd_str(b, s2, sizeof s2));
   /* x = R^-1 Q^T b with Q^T b = sum over ranks of local products. */
   eq_dnd *q = NULL, *r = NULL;
-  if (eq_dnd_qr(a, &q, &r)) return NULL;
+  if (tsqr(a, &q, &r)) return NULL;
   eq_dnd *qt = eq_dnd_transpose(q, NULL);
   eq_dnd *y = qt ? eq_dnd_matmul(qt, b) : NULL; /* qt split 1 @ b: reduced to column blocks */
   eq_dnd *yr = y ? dnd_relayout(y, EQ_DND_NONE, NULL) : NULL;
