@@ -78,6 +78,7 @@ int main(int argc, char **argv) {
   use_wall = argc > 3 && !strcmp(argv[3], "--wall");
   /* EQ_CONV_ALGO=im2col|winograd: force one path, to compare them */
   const char *algo = getenv("EQ_CONV_ALGO");
+  if (getenv("EQ_WINO_BLOCK_BYTES")) eq_conv_wino_block_bytes = (size_t)atol(getenv("EQ_WINO_BLOCK_BYTES"));
   if (algo) eq_conv_algo = !strcmp(algo, "im2col") ? EQ_CONV_IM2COL : !strcmp(algo, "winograd") ? EQ_CONV_WINOGRAD : EQ_CONV_AUTO;
   printf("threads=%d batch=%d reps=%d (best of reps; %s)\n", eq_num_threads(), batch, reps,
          use_wall ? "wall clock" : "process CPU time / threads");

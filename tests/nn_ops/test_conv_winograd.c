@@ -102,7 +102,7 @@ static void check_geometry(const geo *c, size_t block_bytes) {
   CHECK_MSG(rel_err_f32(dwf, dw_ref, nw) < 2e-5, "%s: f32 backward-weight error %g", what,
             rel_err_f32(dwf, dw_ref, nw));
   eq_conv_algo = EQ_CONV_AUTO;
-  eq_conv_wino_block_bytes = 16 << 20;
+  eq_conv_wino_block_bytes = EQ_CONV_WINO_BLOCK_BYTES;
   eq_free(x), eq_free(w), eq_free(dy), eq_free(y_ref), eq_free(dx_ref), eq_free(dw_ref);
   eq_free(y), eq_free(dx), eq_free(dw), eq_free(xf), eq_free(wf), eq_free(dyf), eq_free(yf), eq_free(dxf), eq_free(dwf);
 }
@@ -135,12 +135,11 @@ int main(void) {
       {1, 17, 4, 4, 33, 1, 1},  /* slab remainders */
       {2, 40, 9, 11, 24, 1, 0}, /* several lane groups */
   };
-  for (size_t i = 0; i < sizeof geos / sizeof *geos; i++) check_geometry(&geos[i], 16 << 20);
-  /* Tiny blocks: many tile blocks, the accumulated weight gradient. */
-  check_geometry(&geos[0], 4096);
-  check_geometry(&geos[1], 20000);
-  check_geometry(&geos[7], 50000);
-
+  for (size_t i = 0; i < sizeof geos / sizeof *geos; i++) check_geometry(&geos[i], EQ_CONV_WINO_BLOCK_BYTES);
+  /* Tiny budgets: blocks of the 64-tile minimum, so several blocks (and
+   * the weight gradient accumulated across them). */
+  const geo many[] = {{3, 8, 20, 20, 8, 1, 1}, {4, 8, 33, 17, 40, 1, 1}, {40, 32, 3, 3, 8, 1, 1}};
+  for (size_t i = 0; i < sizeof many / sizeof *many; i++) check_geometry(&many[i], 1024);
   /* The ops end to end through autograd, Winograd forced. */
   eq_conv_algo = EQ_CONV_WINOGRAD;
   for (int t = 0; t < 2; t++)

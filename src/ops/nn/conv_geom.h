@@ -35,8 +35,9 @@ size_t eq_conv_workspace_bytes(const eq_conv_geom *g, int kind, size_t elem);
  * set it to compare the two paths. Not thread-safe to change mid-run. */
 enum { EQ_CONV_AUTO, EQ_CONV_IM2COL, EQ_CONV_WINOGRAD };
 extern int eq_conv_algo;
-/* Bytes of transformed tiles per Winograd block (default 16 MiB); tests
- * lower it to exercise blocking. */
+/* Bytes of transformed tiles per Winograd block; tests lower it to
+ * exercise blocking. */
+#define EQ_CONV_WINO_BLOCK_BYTES (2u << 20)
 extern size_t eq_conv_wino_block_bytes;
 bool eq_conv_winograd_applies(const eq_conv_geom *g);
 size_t eq_conv_wino_workspace_bytes(const eq_conv_geom *g, int kind, size_t elem);

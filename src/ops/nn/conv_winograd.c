@@ -25,19 +25,24 @@ int eq_conv_algo = EQ_CONV_AUTO;
 /* Budget for one output-channel slab's transformed weights (per thread):
  * about half of a Zen 4 core's 1 MB L2 (at least 32 channels, see below). */
 #define SLAB_BYTES (512 * 1024)
-/* Budget for a block's transformed tiles (shared by the threads). */
-size_t eq_conv_wino_block_bytes = 16 * 1024 * 1024;
+/* Budget for a block's transformed tiles (shared by the threads): small
+ * enough that a block stays in cache from its transform to its GEMMs, but at
+ * least EQ_WINO_MIN_BLOCK tiles so the GEMMs stay wide. */
+size_t eq_conv_wino_block_bytes = EQ_CONV_WINO_BLOCK_BYTES;
+#define EQ_WINO_MIN_BLOCK 64
 
 typedef struct wino_map {
   int m, a;                   /* output tile m x m, input tile a x a */
   int64_t N, C, H, W, ph, pw; /* the map the tiles are cut from, its padding */
-  int64_t th, tw, ntiles;     /* tiles down, across, in all */
+  int64_t th, tw, ntiles;     /* tiles down, across, in all (lanes of whole groups of VL images) */
 } wino_map;
 
 typedef struct wino_plan {
   wino_map map;
   int threads;
   int64_t slab, nslabs, tb;                 /* output channels per slab, tiles per block */
+  bool shared_u;                            /* weights transformed once for all blocks */
+  int64_t xt_elems, dyt_elems;              /* the maps rearranged for the lanes */
   int64_t v_elems, u_elems, m_elems, extra; /* buffer sizes, elements */
   size_t bytes;
 } wino_plan;
@@ -75,7 +80,7 @@ static wino_plan wino_plan_for(const eq_conv_geom *g, int kind, size_t elem) {
   mp->a = mp->m + 2;
   mp->th = (oh + mp->m - 1) / mp->m;
   mp->tw = (ow + mp->m - 1) / mp->m;
-  mp->ntiles = mp->N * mp->th * mp->tw;
+  mp->ntiles = (mp->N + VL - 1) / VL * VL * mp->th * mp->tw;
   const int64_t a2 = (int64_t)mp->a * mp->a;
   p.threads = omp_get_max_threads();
   /* Slabs: a multiple of 8 channels whose transformed weights fit the
@@ -97,21 +102,27 @@ static wino_plan wino_plan_for(const eq_conv_geom *g, int kind, size_t elem) {
   /* Tiles per block: every tile when the transformed block fits. */
   int64_t per_tile = a2 * (kind == 2 ? g->C + g->Co : cin);
   int64_t tb = (int64_t)(eq_conv_wino_block_bytes / elem) / per_tile / VL * VL;
-  if (tb < VL) tb = VL;
+  if (tb < EQ_WINO_MIN_BLOCK) tb = EQ_WINO_MIN_BLOCK;
   p.tb = tb >= mp->ntiles ? mp->ntiles : tb;
   int64_t ld = round_up(p.tb, VL);
+  const int64_t n_lanes = (g->N + VL - 1) / VL * VL;
+  p.xt_elems = n_lanes * cin * mp->H * mp->W;
+  if (kind == 2) p.dyt_elems = n_lanes * g->Co * g->Ho * g->Wo;
   if (kind == 2) {
     p.v_elems = a2 * g->C * ld;
     p.m_elems = a2 * g->Co * ld; /* the transformed output gradient */
     bool one_block = p.tb >= mp->ntiles;
     p.u_elems = a2 * p.slab * g->C;
     p.extra = one_block ? p.threads * p.u_elems : a2 * g->Co * g->C;
-    p.bytes = (size_t)(p.v_elems + p.m_elems + p.extra) * elem + 64;
+    p.bytes = (size_t)(p.xt_elems + p.dyt_elems + p.v_elems + p.m_elems + p.extra) * elem + 64;
   } else {
     p.v_elems = a2 * cin * ld;
-    p.u_elems = a2 * p.slab * cin;
     p.m_elems = a2 * p.slab * ld;
-    p.bytes = (size_t)(p.v_elems + p.threads * (p.u_elems + p.m_elems)) * elem + 64;
+    /* Several blocks: transform the weights once, up front, rather than
+     * once per block (slab s at s * a2 * slab * cin). */
+    p.shared_u = p.tb < mp->ntiles;
+    p.u_elems = p.shared_u ? a2 * p.slab * p.nslabs * cin : a2 * p.slab * cin;
+    p.bytes = (size_t)(p.xt_elems + p.v_elems + (p.shared_u ? p.u_elems : p.threads * p.u_elems) + p.threads * p.m_elems) * elem + 64;
   }
   return p;
 }
