@@ -30,17 +30,20 @@ typedef struct sketch_job {
   int bad;
 } sketch_job;
 
-/* BLAS on one cached block: y (m x lp) = xc q; acc (d x lp) += xc^T y. */
+/* BLAS on one cached block: y (m x lp) = xc q; acc (ny x nx) += y^T x for
+ * the first ny columns of y and nx of x. */
 #define BLAS_KERNELS(T, SFX, GEMM)                                                                   \
-  static void SFX(times_blas)(const T *xc, int64_t m, int64_t d, const T *q, int64_t lp, T *y) {   \
+  static void SFX(times_blas)(const T *xc, int64_t m, int64_t d, const T *q, int64_t lp, T *y,    \
+                              const char *pf, int64_t pfn) {                                       \
+    (void)pf, (void)pfn;                                                                           \
     GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)m, (int)lp, (int)d, 1, xc, (int)d, q,     \
          (int)lp, 0, y, (int)lp);                                                                  \
   }                                                                                                \
-  static void SFX(t_times_blas)(const T *xc, int64_t m, int64_t d, const T *y, int64_t lp,        \
-                                double *acc, T *tmp) {                                             \
-    GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, (int)d, (int)lp, (int)m, 1, xc, (int)d, y,       \
-         (int)lp, 0, tmp, (int)lp);                                                                \
-    for (int64_t i = 0; i < d * lp; i++) acc[i] += (double)tmp[i];                                 \
+  static void SFX(t_times_blas)(const T *x, int64_t ldx, int64_t nx, const T *y, int64_t ldy, int64_t ny,   \
+                                int64_t m, double *acc, T *tmp) {                                  \
+    GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, (int)ny, (int)nx, (int)m, 1, y, (int)ldy, x,     \
+         (int)ldx, 0, tmp, (int)nx);                                                               \
+    for (int64_t i = 0; i < ny * nx; i++) acc[i] += (double)tmp[i];                                \
   }
 #define SFX_F32(name) name##_f32
 #define SFX_F64(name) name##_f64
@@ -75,55 +78,80 @@ static inline __attribute__((always_inline)) void times_tile(const float *x, int
   }
 }
 
-static void times_f32(const float *xc, int64_t m, int64_t d, const float *q, int64_t lp, float *y) {
+/* y = xc q, and meanwhile the pfn bytes at pf (the next block this thread
+ * reads) are prefetched into L2 a slice per row tile, so that block's
+ * centring does not wait on memory. */
+static void times_f32(const float *xc, int64_t m, int64_t d, const float *q, int64_t lp, float *y, const char *pf,
+                      int64_t pfn) {
+  int64_t tiles = (m + 7) / 8, slice = tiles ? (pfn / tiles + 63) / 64 * 64 : 0;
   for (int64_t c = 0; c < lp; c += 32) {
     int two = lp - c >= 32;
-    int64_t i = 0;
-    for (; i + 8 <= m; i += 8)
-      if (two) times_tile(xc + i * d, d, q + c, lp, y + i * lp + c, 8, 2);
-      else times_tile(xc + i * d, d, q + c, lp, y + i * lp + c, 8, 1);
-    for (; i < m; i++)
-      if (two) times_tile(xc + i * d, d, q + c, lp, y + i * lp + c, 1, 2);
-      else times_tile(xc + i * d, d, q + c, lp, y + i * lp + c, 1, 1);
-  }
-}
-
-/* acc rows j0..j0+J (f64, stride lp) += sum over the m rows of x[i, j] y[i, :]. */
-static inline __attribute__((always_inline)) void t_times_tile(const float *x, int64_t d, const float *y,
-                                                               int64_t lp, int64_t m, double *acc,
-                                                               const int J, const int NV) {
-  __m512 a[8][2];
-#pragma GCC unroll 8
-  for (int r = 0; r < J; r++) a[r][0] = a[r][1] = _mm512_setzero_ps();
-  for (int64_t i = 0; i < m; i++) {
-    __m512 y0 = _mm512_loadu_ps(y + i * lp), y1 = NV > 1 ? _mm512_loadu_ps(y + i * lp + 16) : y0;
-#pragma GCC unroll 8
-    for (int r = 0; r < J; r++) {
-      __m512 b = _mm512_set1_ps(x[i * d + r]);
-      a[r][0] = _mm512_fmadd_ps(b, y0, a[r][0]);
-      if (NV > 1) a[r][1] = _mm512_fmadd_ps(b, y1, a[r][1]);
+    for (int64_t i = 0, t = 0; i < m; t++) {
+      for (int64_t o = t * slice; c == 0 && pf && o < (t + 1) * slice && o < pfn; o += 64)
+        _mm_prefetch(pf + o, _MM_HINT_T1);
+      if (i + 8 <= m) {
+        if (two) times_tile(xc + i * d, d, q + c, lp, y + i * lp + c, 8, 2);
+        else times_tile(xc + i * d, d, q + c, lp, y + i * lp + c, 8, 1);
+        i += 8;
+      } else {
+        if (two) times_tile(xc + i * d, d, q + c, lp, y + i * lp + c, 1, 2);
+        else times_tile(xc + i * d, d, q + c, lp, y + i * lp + c, 1, 1);
+        i++;
+      }
     }
   }
-  float t[32];
-  for (int r = 0; r < J; r++) {
-    _mm512_storeu_ps(t, a[r][0]);
-    if (NV > 1) _mm512_storeu_ps(t + 16, a[r][1]);
-    for (int c = 0; c < 16 * NV; c++) acc[r * lp + c] += (double)t[c];
-  }
 }
 
-static void t_times_f32(const float *xc, int64_t m, int64_t d, const float *y, int64_t lp, double *acc,
-                        float *tmp) {
+/* acc (C x 32 of the ny x nx f64 Z^T, row stride lda) += y[:, 0..C)^T
+ * x[:, 0..32) over the m rows: x's columns are the vector lanes (masked
+ * past nx), so the y side needs no padding; C <= 13 rows of two vectors
+ * keep 26 accumulators in registers. */
+static inline __attribute__((always_inline)) void t_times_tile(const float *x, int64_t ldx, const float *y,
+                                                               int64_t ldy, int64_t m, __mmask16 k0,
+                                                               __mmask16 k1, int width, double *acc,
+                                                               int64_t lda, const int C) {
+  __m512 a[13][2];
+#pragma GCC unroll 13
+  for (int c = 0; c < C; c++) a[c][0] = a[c][1] = _mm512_setzero_ps();
+  for (int64_t i = 0; i < m; i++) {
+    __m512 x0 = _mm512_maskz_loadu_ps(k0, x + i * ldx), x1 = _mm512_maskz_loadu_ps(k1, x + i * ldx + 16);
+#pragma GCC unroll 13
+    for (int c = 0; c < C; c++) {
+      __m512 b = _mm512_set1_ps(y[i * ldy + c]);
+      a[c][0] = _mm512_fmadd_ps(b, x0, a[c][0]);
+      a[c][1] = _mm512_fmadd_ps(b, x1, a[c][1]);
+    }
+  }
+  float t[13][32];
+#pragma GCC unroll 13
+  for (int c = 0; c < C; c++) {
+    _mm512_storeu_ps(t[c], a[c][0]);
+    _mm512_storeu_ps(t[c] + 16, a[c][1]);
+  }
+  for (int c = 0; c < C; c++)
+    for (int j = 0; j < width; j++) acc[c * lda + j] += (double)t[c][j];
+}
+
+
+static void t_times_f32(const float *x, int64_t ldx, int64_t nx, const float *y, int64_t ldy, int64_t ny,
+                        int64_t m, double *acc, float *tmp) {
   (void)tmp;
-  for (int64_t c = 0; c < lp; c += 32) {
-    int two = lp - c >= 32;
-    int64_t j = 0;
-    for (; j + 8 <= d; j += 8)
-      if (two) t_times_tile(xc + j, d, y + c, lp, m, acc + j * lp + c, 8, 2);
-      else t_times_tile(xc + j, d, y + c, lp, m, acc + j * lp + c, 8, 1);
-    for (; j < d; j++)
-      if (two) t_times_tile(xc + j, d, y + c, lp, m, acc + j * lp + c, 1, 2);
-      else t_times_tile(xc + j, d, y + c, lp, m, acc + j * lp + c, 1, 1);
+  /* rows of Z^T in equal tiles of at most 13 */
+  int64_t tiles = (ny + 12) / 13, C = tiles ? (ny + tiles - 1) / tiles : 0;
+  for (int64_t j = 0; j < nx; j += 32) {
+    int w = nx - j < 32 ? (int)(nx - j) : 32;
+    __mmask16 k0 = (__mmask16)(w >= 16 ? 0xFFFF : (1u << w) - 1), k1 = (__mmask16)(w > 16 ? (w >= 32 ? 0xFFFF : (1u << (w - 16)) - 1) : 0);
+    for (int64_t c = 0; c < ny; c += C) {
+      const float *xj = x + j, *yc = y + c;
+      double *ac = acc + c * nx + j;
+      switch (ny - c < C ? ny - c : C) {
+#define TILE(n) \
+  case n: t_times_tile(xj, ldx, yc, ldy, m, k0, k1, w, ac, nx, n); break;
+        TILE(1) TILE(2) TILE(3) TILE(4) TILE(5) TILE(6) TILE(7) TILE(8) TILE(9) TILE(10) TILE(11) TILE(12) TILE(13)
+#undef TILE
+        default: break;
+      }
+    }
   }
 }
 #define PAD_F32(l) (((l) + 15) / 16 * 16)

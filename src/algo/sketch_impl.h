@@ -7,8 +7,8 @@ static void SFX(pass)(sketch_job *j) {
   int64_t n = j->X->n_local, d = j->X->d, l = j->l, lp = PAD(l), w = d > lp ? d : lp;
   T *q = eq_calloc((size_t)(d * lp + 1), sizeof(T)), *mu = eq_malloc((size_t)d * sizeof(T));
   int nt = omp_get_max_threads();
-  /* per thread: Z (d x lp) then G (lp x lp), f64 */
-  int64_t per = d * lp + lp * lp;
+  /* per thread: Z^T (l x d) then G (l x l), f64 */
+  int64_t per = l * d + l * l;
   double *acc = eq_calloc((size_t)nt * per + 1, sizeof(double));
   if (!q || !mu || !acc) {
     eq_free(q), eq_free(mu), eq_free(acc);
@@ -24,9 +24,10 @@ static void SFX(pass)(sketch_job *j) {
   {
     T *xc = eq_malloc((size_t)(ROWS * d) * sizeof(T)), *y = eq_calloc((size_t)(ROWS * lp), sizeof(T));
     T *tmp = eq_malloc((size_t)(w * lp) * sizeof(T));
-    double *myZ = acc + (size_t)omp_get_thread_num() * per, *myG = myZ + d * lp;
+    double *myZ = acc + (size_t)omp_get_thread_num() * per, *myG = myZ + l * d;
     if (!xc || !y || !tmp) bad = 1;
-#pragma omp for schedule(dynamic)
+    int64_t stride = (int64_t)omp_get_num_threads() * ROWS;
+#pragma omp for schedule(static, 1)
     for (int64_t s = 0; s < n; s += ROWS) {
       if (bad) continue;
       int64_t m = n - s < ROWS ? n - s : ROWS;
@@ -36,9 +37,11 @@ static void SFX(pass)(sketch_job *j) {
         const T *restrict in = xb + i * d;
         for (int64_t c = 0; c < d; c++) o[c] = in[c] - mu[c];
       }
-      SFX(times)(xc, m, d, q, lp, y);
-      SFX(t_times)(xc, m, d, y, lp, myZ, tmp);
-      if (j->G) SFX(t_times)(y, m, lp, y, lp, myG, tmp);
+      /* with schedule(static, 1) this thread's next block starts stride rows on */
+      int64_t nx = s + stride < n ? (n - s - stride < ROWS ? n - s - stride : ROWS) : 0;
+      SFX(times)(xc, m, d, q, lp, y, nx ? (const char *)(X + (s + stride) * d) : NULL, nx * d * (int64_t)sizeof(T));
+      SFX(t_times)(xc, d, d, y, lp, l, m, myZ, tmp);
+      if (j->G) SFX(t_times)(y, lp, l, y, lp, l, m, myG, tmp);
       if (j->Y)
         for (int64_t i = 0; i < m; i++) memcpy((T *)j->Y + (s + i) * l, y + i * lp, (size_t)l * sizeof(T));
     }
@@ -46,7 +49,7 @@ static void SFX(pass)(sketch_job *j) {
   }
   for (int64_t i = 0; !bad && i < d + l; i++)
     for (int64_t c = 0; c < l; c++) {
-      int64_t at = i < d ? i * lp + c : d * lp + (i - d) * lp + c;
+      int64_t at = i < d ? c * d + i : l * d + (i - d) * l + c;
       double s = 0;
       for (int t = 0; t < nt; t++) s += acc[(size_t)t * per + at];
       if (i < d) j->Z[i * l + c] = s;
