@@ -2,36 +2,86 @@
  * arrays (regular sampling, one all-to-all), resplit + local sort for n-d
  * arrays, unique, topk, percentile / median, histogram. Keys are compared as
  * (value, global index) pairs: a total order, so results are deterministic
- * and stable at any rank count. NaN sorts last, as in NumPy. Values travel as
- * doubles: exact for float32/float64/int32 and int64 up to 2^53. */
+ * and stable at any rank count. NaN sorts last, as in NumPy, in both
+ * directions. Values travel as order-preserving 64-bit keys, exact for
+ * every dtype (int64 beyond 2^53 included); -0.0 and +0.0 are one key
+ * (equal, as NumPy compares them), which comes back as +0.0. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "dnd/dnd_internal.h"
 
+/* A record: the key of a value (see key_of) and its global index. */
 typedef struct {
-  double v;
+  uint64_t k;
   int64_t i;
 } rec;
 
-static inline int cmp_val(double a, double b) {
-  bool na = a != a, nb = b != b;
-  if (na || nb) return na - nb; /* NaN last */
-  return (a > b) - (a < b);
+#define SIGN_BIT ((uint64_t)1 << 63)
+#define NAN_KEY UINT64_MAX /* above every number's key; only NaN gets it */
+
+/* int32/int64 keep integer keys; every other dtype goes through double,
+ * which holds its values exactly. */
+static bool is_float(eq_dtype d) { return d != EQ_I64 && d != EQ_I32; }
+
+static uint64_t double_key(double d) {
+  if (d != d) return NAN_KEY;
+  if (d == 0) d = 0; /* -0.0 == +0.0 */
+  uint64_t b;
+  memcpy(&b, &d, sizeof b);
+  return b & SIGN_BIT ? ~b : b | SIGN_BIT;
 }
 
-static int cmp_asc(const void *pa, const void *pb) {
-  const rec *a = pa, *b = pb;
-  int c = cmp_val(a->v, b->v);
-  return c ? c : (a->i > b->i) - (a->i < b->i);
+/* Ascending keys become descending ones and back; NaN stays last. */
+static uint64_t flip_order(uint64_t k, bool desc, bool fl) {
+  if (!desc || (fl && k == NAN_KEY)) return k;
+  return ~k;
 }
 
-static int cmp_desc(const void *pa, const void *pb) {
+/* Element i (flat, contiguous) of t as an unsigned key in value order. */
+static uint64_t key_of(const eq_tensor *t, int64_t i, bool desc) {
+  const void *p = eq_data_ptr(t);
+  uint64_t k;
+  switch (t->dtype) {
+  case EQ_F32: k = double_key(((const float *)p)[i]); break;
+  case EQ_F64: k = double_key(((const double *)p)[i]); break;
+  case EQ_I64: k = (uint64_t)((const int64_t *)p)[i] ^ SIGN_BIT; break;
+  case EQ_I32: k = (uint64_t)(int64_t)((const int32_t *)p)[i] ^ SIGN_BIT; break;
+  default: k = double_key(eq_get_flat(t, i)); break;
+  }
+  return flip_order(k, desc, is_float(t->dtype));
+}
+
+/* The inverse: element i of t = the value with key k. */
+static void put_key(eq_tensor *t, int64_t i, uint64_t k, bool desc) {
+  k = flip_order(k, desc, is_float(t->dtype));
+  void *p = eq_data_ptr(t);
+  if (is_float(t->dtype)) {
+    double d = NAN;
+    if (k != NAN_KEY) {
+      uint64_t b = k & SIGN_BIT ? k ^ SIGN_BIT : ~k;
+      memcpy(&d, &b, sizeof d);
+    }
+    if (t->dtype == EQ_F32)
+      ((float *)p)[i] = (float)d;
+    else if (t->dtype == EQ_F64)
+      ((double *)p)[i] = d;
+    else
+      eq_set_flat(t, i, d);
+    return;
+  }
+  int64_t v = (int64_t)(k ^ SIGN_BIT);
+  if (t->dtype == EQ_I64)
+    ((int64_t *)p)[i] = v;
+  else
+    ((int32_t *)p)[i] = (int32_t)v;
+}
+
+static int cmp_rec(const void *pa, const void *pb) {
   const rec *a = pa, *b = pb;
-  bool na = a->v != a->v, nb = b->v != b->v;
-  int c = (na || nb) ? (int)na - (int)nb : (a->v < b->v) - (a->v > b->v);
-  return c ? c : (a->i > b->i) - (a->i < b->i);
+  if (a->k != b->k) return a->k < b->k ? -1 : 1;
+  return (a->i > b->i) - (a->i < b->i);
 }
 
 static eq_status sort_1d_split(const eq_dnd *x, bool desc, eq_dnd **vals, eq_dnd **idx);
@@ -43,10 +93,10 @@ static eq_status sort_lanes(const eq_tensor *in, int a, bool desc, int64_t idx_o
   if (!r) return eq_error(EQ_ERR_MEMORY, "eq_dnd_sort: out of memory");
   for (int64_t o = 0; o < outer; o++)
     for (int64_t k = 0; k < inner; k++) {
-      for (int64_t j = 0; j < n; j++) r[j] = (rec){eq_get_flat(in, (o * n + j) * inner + k), j + idx_off};
-      qsort(r, (size_t)n, sizeof(rec), desc ? cmp_desc : cmp_asc);
+      for (int64_t j = 0; j < n; j++) r[j] = (rec){key_of(in, (o * n + j) * inner + k, desc), j + idx_off};
+      qsort(r, (size_t)n, sizeof(rec), cmp_rec);
       for (int64_t j = 0; j < n; j++) {
-        eq_set_flat(out, (o * n + j) * inner + k, r[j].v);
+        put_key(out, (o * n + j) * inner + k, r[j].k, desc);
         if (oidx) ((int64_t *)eq_data_ptr(oidx))[(o * n + j) * inner + k] = r[j].i;
       }
     }
@@ -102,19 +152,20 @@ static eq_status sort_1d_split(const eq_dnd *x, bool desc, eq_dnd **vals, eq_dnd
   const eq_comm *c = x->comm;
   int P = c->size, me = c->rank;
   int64_t n = x->local->shape[0], off = x->offsets[me];
-  int (*cmp)(const void *, const void *) = desc ? cmp_desc : cmp_asc;
+  int (*cmp)(const void *, const void *) = cmp_rec;
   rec *r = malloc(sizeof(rec) * (size_t)(n + 1));
   rec *samples = malloc(sizeof(rec) * (size_t)(P * P + 1)), *mine = malloc(sizeof(rec) * (size_t)P);
   int64_t *v = calloc((size_t)4 * P, sizeof(int64_t));
   rec *in = NULL;
   eq_status st = r && samples && mine && v ? EQ_OK : eq_error(EQ_ERR_MEMORY, "eq_dnd_sort: out of memory");
   if (!st) {
-    for (int64_t j = 0; j < n; j++) r[j] = (rec){eq_get_flat(x->local, j), off + j};
+    for (int64_t j = 0; j < n; j++) r[j] = (rec){key_of(x->local, j, desc), off + j};
     qsort(r, (size_t)n, sizeof(rec), cmp);
-    /* Regular sampling: P candidates per rank (an empty block sends +inf/NaN-free sentinels). */
+    /* Regular sampling: P candidates per rank (an empty block sends
+     * sentinels that sort after every record). */
     for (int k = 0; k < P; k++) {
       if (n) mine[k] = r[(int64_t)k * n / P];
-      else mine[k] = (rec){NAN, INT64_MAX};
+      else mine[k] = (rec){UINT64_MAX, INT64_MAX};
     }
     st = eq_comm_allgather(c, mine, samples, 2 * P, EQ_I64); /* 16-byte records as int64 pairs */
   }
@@ -158,7 +209,7 @@ static eq_status sort_1d_split(const eq_dnd *x, bool desc, eq_dnd **vals, eq_dnd
         eq_dnd *si = idx ? dnd_new(EQ_I64, 1, x->shape, 0, counts, c) : NULL;
         if (!sv || (idx && !si)) st = eq_error_code();
         for (int64_t j = 0; j < total && !st; j++) {
-          eq_set_flat(sv->local, j, in[j].v);
+          put_key(sv->local, j, in[j].k, desc);
           if (si) ((int64_t *)eq_data_ptr(si->local))[j] = in[j].i;
         }
         /* Back to the input's layout. */
@@ -277,18 +328,19 @@ eq_dnd *eq_dnd_unique(const eq_dnd *x) {
   if (!x) return DND_FAIL(EQ_ERR_VALUE, "eq_dnd_unique: NULL array");
   eq_dnd *s = sorted_flat(x);
   if (!s) return NULL;
-  /* Local runs deduplicated; the sorted blocks are then gathered in rank order. */
+  /* Local runs deduplicated (as keys: exact for int64); the sorted blocks
+   * are then gathered in rank order. */
   int64_t n = eq_numel(s->local), m = 0;
-  double *u = malloc(sizeof(double) * (size_t)(n + 1));
+  uint64_t *u = malloc(sizeof(uint64_t) * (size_t)(n + 1));
   eq_status st = u ? EQ_OK : eq_error(EQ_ERR_MEMORY, "eq_dnd_unique: out of memory");
   for (int64_t i = 0; i < n && !st; i++) {
-    double v = eq_get_flat(s->local, i);
-    if (m == 0 || cmp_val(u[m - 1], v) != 0) u[m++] = v;
+    uint64_t k = key_of(s->local, i, false);
+    if (m == 0 || u[m - 1] != k) u[m++] = k;
   }
   const eq_comm *c = x->comm;
   int P = s->split == EQ_DND_NONE ? 1 : c->size;
   int64_t *cd = calloc((size_t)2 * c->size, sizeof(int64_t));
-  double *all = NULL;
+  uint64_t *all = NULL;
   int64_t tot = 0;
   if (!st && !cd) st = eq_error(EQ_ERR_MEMORY, "eq_dnd_unique: out of memory");
   if (!st && P > 1) st = eq_comm_allgather(c, &m, cd, 1, EQ_I64);
@@ -297,17 +349,17 @@ eq_dnd *eq_dnd_unique(const eq_dnd *x) {
     cd[c->size + k] = tot;
     tot += cd[k];
   }
-  if (!st) all = malloc(sizeof(double) * (size_t)(tot + 1));
+  if (!st) all = malloc(sizeof(uint64_t) * (size_t)(tot + 1));
   if (!st && !all) st = eq_error(EQ_ERR_MEMORY, "eq_dnd_unique: out of memory");
-  if (!st && P > 1) st = eq_comm_allgatherv(c, u, all, cd, cd + c->size, EQ_F64);
-  else if (!st) memcpy(all, u, sizeof(double) * (size_t)m);
+  if (!st && P > 1) st = eq_comm_allgatherv(c, u, all, cd, cd + c->size, EQ_I64);
+  else if (!st) memcpy(all, u, sizeof(uint64_t) * (size_t)m);
   eq_dnd *r = NULL;
   if (!st) {
     int64_t k = 0;
     for (int64_t i = 0; i < tot; i++)
-      if (k == 0 || cmp_val(all[k - 1], all[i]) != 0) all[k++] = all[i];
+      if (k == 0 || all[k - 1] != all[i]) all[k++] = all[i];
     r = dnd_new(x->dtype, 1, &k, EQ_DND_NONE, NULL, c);
-    for (int64_t i = 0; r && i < k; i++) eq_set_flat(r->local, i, all[i]);
+    for (int64_t i = 0; r && i < k; i++) put_key(r->local, i, all[i], false);
   }
   free(u);
   free(cd);
@@ -328,14 +380,14 @@ eq_status eq_dnd_topk(const eq_dnd *x, int64_t k, bool largest, eq_dnd **values,
   int P = split ? c->size : 1;
   rec *r = malloc(sizeof(rec) * (size_t)(n + 1)), *cand = malloc(sizeof(rec) * (size_t)(P * k + 1));
   eq_status st = r && cand ? EQ_OK : eq_error(EQ_ERR_MEMORY, "eq_dnd_topk: out of memory");
-  int (*cmp)(const void *, const void *) = largest ? cmp_desc : cmp_asc;
+  int (*cmp)(const void *, const void *) = cmp_rec;
   if (!st) {
-    for (int64_t j = 0; j < n; j++) r[j] = (rec){eq_get_flat(x->local, j), off + j};
+    for (int64_t j = 0; j < n; j++) r[j] = (rec){key_of(x->local, j, largest), off + j};
     qsort(r, (size_t)n, sizeof(rec), cmp);
     /* k local candidates (padded with sentinels that sort last), gathered. */
     rec *mine = malloc(sizeof(rec) * (size_t)(k + 1));
     if (!mine) st = eq_error(EQ_ERR_MEMORY, "eq_dnd_topk: out of memory");
-    for (int64_t j = 0; j < k && !st; j++) mine[j] = j < n ? r[j] : (rec){NAN, INT64_MAX};
+    for (int64_t j = 0; j < k && !st; j++) mine[j] = j < n ? r[j] : (rec){UINT64_MAX, INT64_MAX};
     if (!st && split) st = eq_comm_allgather(c, mine, cand, 2 * k, EQ_I64);
     else if (!st) memcpy(cand, mine, sizeof(rec) * (size_t)k);
     free(mine);
@@ -346,7 +398,7 @@ eq_status eq_dnd_topk(const eq_dnd *x, int64_t k, bool largest, eq_dnd **values,
     *indices = dnd_new(EQ_I64, 1, &k, EQ_DND_NONE, NULL, c);
     if (!*values || !*indices) st = eq_error_code();
     for (int64_t j = 0; j < k && !st; j++) {
-      eq_set_flat((*values)->local, j, cand[j].v);
+      put_key((*values)->local, j, cand[j].k, largest);
       ((int64_t *)eq_data_ptr((*indices)->local))[j] = cand[j].i;
     }
   }

@@ -125,9 +125,67 @@ static void test_sort_nd(void) {
   eq_dnd_free(keys);
 }
 
+/* Values no double can hold apart (int64 near 2^62, one apart) and floats
+ * with NaN, infinities and signed zeros: sort, descending sort, unique and
+ * topk are exact, NaN last in both directions, at every split. */
+static void test_sort_exact(void) {
+  const int64_t big = (int64_t)1 << 62;
+  const int64_t iv[] = {big + 3, -big - 1, big + 1, 5, big + 3, -big, big + 2, -5, big + 1, 0, INT64_MAX, INT64_MIN, 7};
+  const int64_t iasc[] = {INT64_MIN, -big - 1, -big, -5, 0, 5, 7, big + 1, big + 1, big + 2, big + 3, big + 3, INT64_MAX};
+  const int64_t iuniq[] = {INT64_MIN, -big - 1, -big, -5, 0, 5, 7, big + 1, big + 2, big + 3, INT64_MAX};
+  const int n = 13, nu = 11;
+  eq_tensor *ti = eq_from_data(EQ_I64, EQ_DIMS(n), iv);
+  FOR_SPLITS(s, 1) {
+    eq_dnd *x = eq_dnd_from_tensor(ti, s, W);
+    eq_dnd *a = eq_dnd_sort(x, 0, false, NULL), *d = eq_dnd_sort(x, 0, true, NULL), *u = eq_dnd_unique(x);
+    eq_tensor *ga = a ? eq_dnd_to_tensor(a) : NULL, *gd = d ? eq_dnd_to_tensor(d) : NULL,
+              *gu = u ? eq_dnd_to_tensor(u) : NULL;
+    CHECK_MSG(ga && gd && gu, "int64 sort/unique at split %d: %s", s, eq_error_message());
+    for (int i = 0; ga && gd && i < n; i++) {
+      CHECK_MSG(((int64_t *)eq_data_ptr(ga))[i] == iasc[i], "int64 sort split %d [%d]", s, i);
+      CHECK_MSG(((int64_t *)eq_data_ptr(gd))[i] == iasc[n - 1 - i], "int64 descending split %d [%d]", s, i);
+    }
+    CHECK(gu && gu->shape[0] == nu);
+    for (int i = 0; gu && gu->shape[0] == nu && i < nu; i++)
+      CHECK_MSG(((int64_t *)eq_data_ptr(gu))[i] == iuniq[i], "int64 unique split %d [%d]", s, i);
+    eq_dnd *tv = NULL, *tix = NULL;
+    CHECK(eq_dnd_topk(x, 3, true, &tv, &tix) == EQ_OK);
+    eq_tensor *gt = tv ? eq_dnd_to_tensor(tv) : NULL, *gti = tix ? eq_dnd_to_tensor(tix) : NULL;
+    CHECK(gt && gti);
+    if (gt && gti) {
+      const int64_t *t = eq_data_ptr(gt), *k = eq_data_ptr(gti);
+      CHECK(t[0] == INT64_MAX && t[1] == big + 3 && t[2] == big + 3);
+      CHECK(k[0] == 10 && k[1] == 0 && k[2] == 4); /* ties by index */
+    }
+    eq_tensor_free(ga), eq_tensor_free(gd), eq_tensor_free(gu), eq_tensor_free(gt), eq_tensor_free(gti);
+    eq_dnd_free(a), eq_dnd_free(d), eq_dnd_free(u), eq_dnd_free(tv), eq_dnd_free(tix), eq_dnd_free(x);
+  }
+  eq_tensor_free(ti);
+
+  const double fv[] = {2.5, NAN, -INFINITY, -0.0, 1e300, INFINITY, -2.5, 0.0, NAN, 1e-300};
+  const double fasc[] = {-INFINITY, -2.5, 0.0, 0.0, 1e-300, 2.5, 1e300, INFINITY, NAN, NAN};
+  const double fdesc[] = {INFINITY, 1e300, 2.5, 1e-300, 0.0, 0.0, -2.5, -INFINITY, NAN, NAN};
+  eq_tensor *tf = eq_from_data(EQ_F64, EQ_DIMS(10), fv);
+  FOR_SPLITS(s, 1) {
+    eq_dnd *x = eq_dnd_from_tensor(tf, s, W);
+    eq_dnd *a = eq_dnd_sort(x, 0, false, NULL), *d = eq_dnd_sort(x, 0, true, NULL);
+    eq_tensor *ga = a ? eq_dnd_to_tensor(a) : NULL, *gd = d ? eq_dnd_to_tensor(d) : NULL;
+    CHECK(ga && gd);
+    for (int i = 0; ga && gd && i < 10; i++) {
+      double va = ((double *)eq_data_ptr(ga))[i], vd = ((double *)eq_data_ptr(gd))[i];
+      CHECK_MSG(isnan(fasc[i]) ? isnan(va) : va == fasc[i], "float sort split %d [%d] %g", s, i, va);
+      CHECK_MSG(isnan(fdesc[i]) ? isnan(vd) : vd == fdesc[i], "float descending split %d [%d] %g", s, i, vd);
+    }
+    eq_tensor_free(ga), eq_tensor_free(gd);
+    eq_dnd_free(a), eq_dnd_free(d), eq_dnd_free(x);
+  }
+  eq_tensor_free(tf);
+}
+
 int main(void) {
   DND_TEST_BEGIN();
   test_stats();
   test_sort_nd();
+  test_sort_exact();
   return DND_TEST_END();
 }
