@@ -259,12 +259,74 @@ static eq_tensor *box_view(eq_tensor *t, const eq_dnd *x, layout l, int r, const
   return v;
 }
 
+/* `rows` runs of `run` bytes, dst and src advancing by their byte strides:
+ * the movers' inner loop. The common short runs (a resplit of a few columns
+ * moves 4 - 64 bytes per row) are constant-size copies the compiler turns
+ * into a few vector moves; a libc call per run would cost more than the copy. */
+static void copy_runs(char *dst, int64_t dstride, const char *src, int64_t sstride, int64_t rows, size_t run) {
+#define RUNS(N)                                                                                                   \
+  for (int64_t r = 0; r < rows; r++) memcpy(dst + r * dstride, src + r * sstride, N);                           \
+  return
+  switch (run) {
+  case 4: RUNS(4);
+  case 8: RUNS(8);
+  case 12: RUNS(12);
+  case 16: RUNS(16);
+  case 24: RUNS(24);
+  case 32: RUNS(32);
+  case 48: RUNS(48);
+  case 64: RUNS(64);
+  default: RUNS(run);
+  }
+#undef RUNS
+}
+
+/* dst[...] = src[...] for two views of one shape and dtype: dims merged where
+ * both are contiguous, then rows of contiguous runs (one memcpy when both are
+ * wholly contiguous); other strides go through eq_copy_. */
+static eq_status copy_view(eq_tensor *dst, const eq_tensor *src) {
+  int nd = 0;
+  int64_t shape[EQ_MAX_DIMS], sd[EQ_MAX_DIMS], ss[EQ_MAX_DIMS];
+  for (int d = 0; d < dst->ndim; d++) {
+    if (dst->shape[d] == 1) continue;
+    if (dst->shape[d] == 0) return EQ_OK;
+    if (nd > 0 && sd[nd - 1] == dst->stride[d] * dst->shape[d] && ss[nd - 1] == src->stride[d] * dst->shape[d]) {
+      shape[nd - 1] *= dst->shape[d];
+      sd[nd - 1] = dst->stride[d];
+      ss[nd - 1] = src->stride[d];
+      continue;
+    }
+    shape[nd] = dst->shape[d], sd[nd] = dst->stride[d], ss[nd++] = src->stride[d];
+  }
+  if (nd == 0) shape[0] = 1, sd[0] = ss[0] = 1, nd = 1;
+  if (sd[nd - 1] != 1 || ss[nd - 1] != 1) return eq_copy_(dst, src);
+  size_t es = eq_dtype_size(dst->dtype);
+  char *pd = eq_data_ptr(dst);
+  const char *ps = eq_data_ptr(src);
+  size_t run = (size_t)shape[nd - 1] * es;
+  if (nd == 1) {
+    memcpy(pd, ps, run);
+    return EQ_OK;
+  }
+  /* Outer multi-index over dims [0, nd - 2); rows along dim nd - 2. */
+  int64_t idx[EQ_MAX_DIMS] = {0}, rows = shape[nd - 2], outer = 1;
+  for (int d = 0; d < nd - 2; d++) outer *= shape[d];
+  for (int64_t o = 0; o < outer; o++) {
+    int64_t od = 0, os = 0;
+    for (int d = 0; d < nd - 2; d++) od += idx[d] * sd[d], os += idx[d] * ss[d];
+    copy_runs(pd + od * (int64_t)es, sd[nd - 2] * (int64_t)es, ps + os * (int64_t)es, ss[nd - 2] * (int64_t)es, rows,
+              run);
+    for (int d = nd - 3; d >= 0 && ++idx[d] == shape[d]; d--) idx[d] = 0;
+  }
+  return EQ_OK;
+}
+
 /* Copies x's local box into dst's local box (both on this rank). */
 static eq_status copy_box(eq_tensor *dst, eq_tensor *src, const eq_dnd *x, layout s, layout t, int me) {
   int64_t lo[EQ_MAX_DIMS], hi[EQ_MAX_DIMS];
   if (!box(x, s, t, me, me, lo, hi)) return EQ_OK;
   eq_tensor *vs = box_view(src, x, s, me, lo, hi), *vd = box_view(dst, x, t, me, lo, hi);
-  eq_status st = vs && vd ? eq_copy_(vd, vs) : eq_error_code();
+  eq_status st = vs && vd ? copy_view(vd, vs) : eq_error_code();
   eq_tensor_free(vs);
   eq_tensor_free(vd);
   return st;
@@ -315,6 +377,25 @@ static void walk_copy(const boxwalk *w, int64_t e0, int64_t n, char *buf, bool p
   }
   size_t es = w->es;
   while (n > 0) {
+    if (col == 0 && sL == 1 && last > 0 && n >= L) {
+      /* Whole rows up to the end of dim last - 1 in one go. */
+      int64_t rows = w->shape[last - 1] - idx[last - 1];
+      if (rows > n / L) rows = n / L;
+      char *p = w->base + off * (int64_t)es;
+      int64_t rs = w->stride[last - 1] * (int64_t)es, run = L * (int64_t)es;
+      pack ? copy_runs(buf, run, p, rs, rows, (size_t)run) : copy_runs(p, rs, buf, run, rows, (size_t)run);
+      buf += rows * run;
+      n -= rows * L;
+      off += (rows - 1) * w->stride[last - 1];
+      idx[last - 1] += rows - 1;
+      for (int d = last - 1; d >= 0; d--) {
+        off += w->stride[d];
+        if (++idx[d] < w->shape[d]) break;
+        off -= w->shape[d] * w->stride[d];
+        idx[d] = 0;
+      }
+      continue;
+    }
     int64_t k = L - col < n ? L - col : n;
     char *p = w->base + (off + col * sL) * (int64_t)es;
     if (sL == 1)
@@ -341,8 +422,39 @@ static void walk_copy(const boxwalk *w, int64_t e0, int64_t n, char *buf, bool p
 }
 
 /* Bytes packed per message: two such buffers are the mover's only extra
- * memory, whatever the array size. */
-#define DND_MOVE_CHUNK ((int64_t)8 << 20)
+ * memory, whatever the array size. Small enough that the rows a chunk
+ * touches are still in cache for the matching slice of the local copy. */
+#define DND_MOVE_CHUNK ((int64_t)2 << 20)
+
+/* The local part of a move (x's box that stays on this rank), copied in row
+ * slices along the box's first dim between the chunks of the first exchange
+ * round: a slice reads the source rows the last chunk's packing just read
+ * (0 -> 1) or writes the destination rows its unpacking just wrote (1 -> 0),
+ * so they are copied from cache instead of memory. */
+typedef struct {
+  eq_tensor *src, *dst; /* box views, NULL when the box is empty */
+  int64_t rows, done;
+} local_part;
+
+static eq_status local_upto(local_part *l, int64_t upto) {
+  if (!l->src || upto <= l->done) return EQ_OK;
+  eq_tensor *vs = eq_view_of(l->src), *vd = eq_view_of(l->dst);
+  eq_status st = vs && vd ? EQ_OK : eq_error_code();
+  if (!st) {
+    eq_tensor *v[2] = {vs, vd}, *o[2] = {l->src, l->dst};
+    for (int i = 0; i < 2; i++) {
+      v[i]->ndim = o[i]->ndim;
+      for (int d = 0; d < o[i]->ndim; d++) v[i]->shape[d] = o[i]->shape[d], v[i]->stride[d] = o[i]->stride[d];
+      v[i]->offset = o[i]->offset + l->done * o[i]->stride[0];
+      v[i]->shape[0] = upto - l->done;
+    }
+    st = copy_view(vd, vs);
+  }
+  eq_tensor_free(vs);
+  eq_tensor_free(vd);
+  if (!st) l->done = upto;
+  return st;
+}
 
 /* P - 1 rounds of pairwise exchange (round k: send to me + k, receive from
  * me - k), each box streamed in bounded chunks; contiguous boxes are sent
@@ -355,7 +467,15 @@ static eq_status move_pairwise(const eq_dnd *x, layout s, layout t, eq_tensor *d
   if (chunk > DND_MOVE_CHUNK / (int64_t)es) chunk = DND_MOVE_CHUNK / (int64_t)es;
   if (chunk < 1) chunk = 1;
   char *sbuf = NULL, *rbuf = NULL;
-  eq_status st = copy_box(dst, x->local, x, s, t, me);
+  local_part lp = {NULL, NULL, 0, 0};
+  eq_status st = EQ_OK;
+  int64_t llo[EQ_MAX_DIMS], lhi[EQ_MAX_DIMS];
+  if (box(x, s, t, me, me, llo, lhi)) {
+    lp.src = box_view(x->local, x, s, me, llo, lhi);
+    lp.dst = box_view(dst, x, t, me, llo, lhi);
+    if (!lp.src || !lp.dst) st = eq_error_code();
+    else lp.rows = lp.src->shape[0];
+  }
   MPI_Datatype type = eq_comm_mpi_type(x->dtype);
   for (int k = 1; k < P && !st; k++) {
     int to = (me + k) % P, from = (me - k + P) % P;
@@ -401,10 +521,17 @@ static eq_status move_pairwise(const eq_dnd *x, layout s, layout t, eq_tensor *d
       if (rc == MPI_SUCCESS) rc = MPI_Waitall(nreq, req, MPI_STATUSES_IGNORE);
       if ((st = eq_comm_check(rc, "eq_dnd_resplit (MPI_Isend/Irecv)"))) break;
       if (kr > 0 && !r_direct) walk_copy(&rw, e, kr, rbuf, false);
+      if (k == 1) {
+        double total = (double)(ns > nr ? ns : nr), done = (double)(e + chunk) < total ? (double)(e + chunk) : total;
+        st = local_upto(&lp, (int64_t)((double)lp.rows * (done / total)));
+      }
     }
     eq_tensor_free(sv);
     eq_tensor_free(rv);
   }
+  if (!st) st = local_upto(&lp, lp.rows);
+  eq_tensor_free(lp.src);
+  eq_tensor_free(lp.dst);
   free(sbuf);
   free(rbuf);
   return st;

@@ -1,7 +1,9 @@
-/* Distributed matmul and cdist. Blocks of the second operand circulate in a
- * ring (double-buffered, communication overlapped with the local GEMM) or
- * partial products are reduced block by block to their owners, so no rank
- * holds more than its inputs, its result block and two circulating blocks. */
+/* Distributed matmul and cdist. Blocks of the second operand circulate (each
+ * owner sends its block to every other rank in pieces of at most 4 MB,
+ * double-buffered, communication overlapped with the local GEMM of the
+ * previous piece) or partial products are reduced block by block to their
+ * owners, so no rank holds more than its inputs, its result block and two
+ * fixed-size pieces. */
 #include <cblas.h>
 #include <limits.h>
 #include <math.h>
@@ -50,50 +52,128 @@ static void gemm(eq_dtype d, int64_t m, int64_t n, int64_t k, const void *A, int
 
 /* ---------------------------------------------------------------- ring */
 
-typedef eq_status (*ring_fn)(int owner, const void *block, int64_t rows, void *ctx);
+/* Bytes per message of a circulating block: two pieces of this size (or one
+ * row, if larger) are the ring's only buffers, whatever the block size. 4 MB
+ * keeps the GEMM of a piece efficient (a 4096-column float32 piece has 256
+ * rows, the depth OpenBLAS splits its panels into anyway); measured peak
+ * with 96 MB of blocks at 2 ranks (bench matmul_00, 3 calls): 107.7 MB, 123 MB
+ * with 8 MB pieces (the allocator keeps more of the repeated buffers). */
+#define RING_PIECE ((int64_t)4 << 20)
 
-/* Calls fn(q, block_q, counts[q]) for every rank q's block (row_elems per
- * row), starting with this rank's own; blocks travel to the left neighbour. */
-static eq_status ring(const eq_comm *c, const void *mine, const int64_t *counts, int64_t row_elems, eq_dtype d,
-                      ring_fn fn, void *ctx) {
-  int P = c->size, me = c->rank;
-  if (P == 1) return fn(0, mine, counts[0], ctx);
-  size_t es = eq_dtype_size(d);
-  int64_t maxc = 0;
-  for (int r = 0; r < P; r++) maxc = counts[r] > maxc ? counts[r] : maxc;
-  size_t bytes = (size_t)(maxc * row_elems) * es + 64;
-  /* Two receive buffers alternate; with two ranks only one block is ever received. */
-  char *buf[2] = {malloc(bytes), P > 2 ? malloc(bytes) : NULL};
-  eq_status st = EQ_OK;
-  if (!buf[0] || (P > 2 && !buf[1])) st = eq_error(EQ_ERR_MEMORY, "eq_dnd ring: out of memory for %zu bytes", bytes);
-  const void *cur = mine;
-  int left = (me - 1 + P) % P, right = (me + 1) % P;
-  for (int s = 0; s < P && !st; s++) {
-    int q = (me + s) % P, qn = (me + s + 1) % P;
-    int64_t nsend = counts[q] * row_elems, nrecv = counts[qn] * row_elems;
-    char *nxt = buf[s & 1];
-    bool last = s == P - 1;
-    bool nonblocking = nsend <= INT_MAX && nrecv <= INT_MAX;
-    MPI_Request req[2];
-    if (!last && nonblocking) {
-      MPI_Datatype t = eq_comm_mpi_type(d);
-      int rc = MPI_Irecv(nxt, (int)nrecv, t, right, 901, c->mpi, &req[0]);
-      if (rc == MPI_SUCCESS) rc = MPI_Isend(cur, (int)nsend, t, left, 901, c->mpi, &req[1]);
-      if ((st = eq_comm_check(rc, "eq_dnd ring (MPI_Isend/Irecv)"))) break;
-    }
-    st = fn(q, cur, counts[q], ctx);
-    if (!last) {
-      eq_status st2;
-      if (nonblocking)
-        st2 = eq_comm_check(MPI_Waitall(2, req, MPI_STATUSES_IGNORE), "eq_dnd ring (MPI_Waitall)");
-      else
-        st2 = eq_comm_sendrecv(c, cur, nsend, left, nxt, nrecv, right, d);
-      if (!st) st = st2;
-    }
-    cur = nxt;
+/* fn(owner, row0, piece, rows): rows [row0, row0 + rows) of rank owner's block. */
+typedef eq_status (*ring_fn)(int owner, int64_t row0, const void *piece, int64_t rows, void *ctx);
+
+/* The blocks of a split operand: rank q's block has nrows(q) rows of
+ * rowlen(q) elements (counts[q] x width, or width x counts[q] when
+ * `transposed`). */
+typedef struct {
+  const int64_t *counts;
+  int64_t width;
+  bool transposed;
+} blocks;
+
+static int64_t nrows(const blocks *b, int q) { return b->transposed ? b->width : b->counts[q]; }
+static int64_t rowlen(const blocks *b, int q) { return b->transposed ? b->counts[q] : b->width; }
+
+/* Rows per piece of rank q's block and the number of pieces (at least one,
+ * so that an empty block is still reported). */
+static int64_t piece_rows(const blocks *b, int q, int64_t piece_elems) {
+  int64_t len = rowlen(b, q), pr = len > 0 ? piece_elems / len : nrows(b, q);
+  return pr < 1 ? 1 : pr;
+}
+
+static int64_t npieces(const blocks *b, int q, int64_t piece_elems) {
+  int64_t r = nrows(b, q), pr = piece_rows(b, q, piece_elems);
+  return r == 0 || rowlen(b, q) == 0 ? 1 : (r + pr - 1) / pr;
+}
+
+/* Posts the messages of `n` elements at p (chunks below the int limit). */
+static int post(bool recv, char *p, int64_t n, int64_t chunk, size_t es, MPI_Datatype t, int peer, MPI_Comm comm,
+                MPI_Request *req, int *nreq) {
+  int rc = MPI_SUCCESS;
+  for (int64_t at = 0; at < n && rc == MPI_SUCCESS; at += chunk) {
+    int k = (int)(n - at < chunk ? n - at : chunk);
+    rc = recv ? MPI_Irecv(p + at * (int64_t)es, k, t, peer, 903, comm, &req[(*nreq)++])
+              : MPI_Isend(p + at * (int64_t)es, k, t, peer, 903, comm, &req[(*nreq)++]);
   }
+  return rc;
+}
+
+/* Calls fn for every rank q's block, first this rank's own (whole), then in
+ * step s = 1 .. P-1 the block of rank me + s, which its owner sends straight
+ * from its storage in pieces of whole rows of at most RING_PIECE bytes. The
+ * pieces arrive in two alternating buffers: the next one is in flight while
+ * fn uses the current one. */
+static eq_status ring(const eq_comm *c, const void *mine, blocks b, eq_dtype d, ring_fn fn, void *ctx) {
+  int P = c->size, me = c->rank;
+  if (P == 1) return fn(0, 0, mine, nrows(&b, 0), ctx);
+  size_t es = eq_dtype_size(d);
+  int64_t chunk = eq_comm_chunk_elems(es), piece = RING_PIECE / (int64_t)es;
+  if (piece > chunk) piece = chunk;
+  /* Buffer size and request counts. */
+  int64_t bufelems = 1, nin = 0, nsend_req = 0, max_in_req = 1;
+  for (int q = 0; q < P; q++) {
+    int64_t pe = piece_rows(&b, q, piece) * rowlen(&b, q), per = (pe + chunk - 1) / chunk;
+    if (q != me) {
+      bufelems = pe > bufelems ? pe : bufelems;
+      max_in_req = per > max_in_req ? per : max_in_req;
+      nin += npieces(&b, q, piece);
+    }
+  }
+  nsend_req = (P - 1) * npieces(&b, me, piece) * ((piece_rows(&b, me, piece) * rowlen(&b, me) + chunk - 1) / chunk + 1);
+  char *buf[2] = {malloc((size_t)bufelems * es), malloc((size_t)bufelems * es)};
+  MPI_Request *sreq = malloc(sizeof(MPI_Request) * (size_t)(nsend_req + 1));
+  MPI_Request *rreq = malloc(sizeof(MPI_Request) * (size_t)(2 * max_in_req));
+  int nsreq = 0, nrreq[2] = {0, 0};
+  eq_status st = buf[0] && buf[1] && sreq && rreq ? EQ_OK : eq_error(EQ_ERR_MEMORY, "eq_dnd ring: out of memory");
+  MPI_Datatype t = eq_comm_mpi_type(d);
+  int rc = MPI_SUCCESS;
+  /* Every step's pieces of the own block, sent at once (no copies). */
+  int64_t my_pr = piece_rows(&b, me, piece), my_len = rowlen(&b, me), my_rows = nrows(&b, me);
+  for (int s = 1; s < P && !st && rc == MPI_SUCCESS; s++)
+    for (int64_t r0 = 0; r0 < my_rows && my_len > 0 && rc == MPI_SUCCESS; r0 += my_pr) {
+      int64_t rows = my_rows - r0 < my_pr ? my_rows - r0 : my_pr;
+      rc = post(false, (char *)mine + r0 * my_len * (int64_t)es, rows * my_len, chunk, es, t, (me - s + P) % P,
+                c->mpi, sreq, &nsreq);
+    }
+  /* Incoming piece i: step s, rows [r0, r0 + rows) of rank (me + s)'s block. */
+  int in_s = 1;
+  int64_t in_r0 = 0;
+  int64_t meta[2][3]; /* owner, row0, rows of the piece in each buffer */
+  int posted = 0;
+  for (int i = 0; i < 2 && i < nin && !st && rc == MPI_SUCCESS; i++, posted++) {
+    int q = (me + in_s) % P;
+    int64_t pr = piece_rows(&b, q, piece), rows = nrows(&b, q) - in_r0 < pr ? nrows(&b, q) - in_r0 : pr;
+    meta[i][0] = q, meta[i][1] = in_r0, meta[i][2] = rows;
+    nrreq[i] = 0;
+    rc = post(true, buf[i], rows * rowlen(&b, q), chunk, es, t, q, c->mpi, rreq + i * max_in_req, &nrreq[i]);
+    in_r0 += pr;
+    if (in_r0 >= nrows(&b, q)) in_s++, in_r0 = 0;
+  }
+  if (!st && rc == MPI_SUCCESS) st = fn(me, 0, mine, my_rows, ctx);
+  for (int64_t i = 0; i < nin && !st && rc == MPI_SUCCESS; i++) {
+    int k = (int)(i & 1);
+    rc = MPI_Waitall(nrreq[k], rreq + k * max_in_req, MPI_STATUSES_IGNORE);
+    if (rc != MPI_SUCCESS) break;
+    st = fn((int)meta[k][0], meta[k][1], buf[k], meta[k][2], ctx);
+    if (posted < nin && !st) {
+      /* The buffer just used takes the piece after the next. */
+      int q = (me + in_s) % P;
+      int64_t pr = piece_rows(&b, q, piece), rows = nrows(&b, q) - in_r0 < pr ? nrows(&b, q) - in_r0 : pr;
+      meta[k][0] = q, meta[k][1] = in_r0, meta[k][2] = rows;
+      nrreq[k] = 0;
+      rc = post(true, buf[k], rows * rowlen(&b, q), chunk, es, t, q, c->mpi, rreq + k * max_in_req, &nrreq[k]);
+      posted++;
+      in_r0 += pr;
+      if (in_r0 >= nrows(&b, q)) in_s++, in_r0 = 0;
+    }
+  }
+  if (rc == MPI_SUCCESS && nsreq) rc = MPI_Waitall(nsreq, sreq, MPI_STATUSES_IGNORE);
+  if (!st) st = eq_comm_check(rc, "eq_dnd ring (MPI_Isend/Irecv)");
   free(buf[0]);
   free(buf[1]);
+  free(sreq);
+  free(rreq);
   return st;
 }
 
@@ -105,20 +185,21 @@ typedef struct {
   int64_t m, k, lda; /* A rows block: m x k */
   char *C;
   int64_t n, ldc;
-  const int64_t *offsets; /* of the circulating operand's split */
-  bool b_rows;            /* blocks are row blocks of B (else column blocks) */
-  int64_t bn;             /* columns of B (row blocks) */
+  const int64_t *counts, *offsets; /* of the circulating operand's split */
+  bool b_rows;                     /* blocks are row blocks of B (else column blocks) */
 } mm_ctx;
 
-static eq_status mm_block(int q, const void *block, int64_t rows, void *vctx) {
+static eq_status mm_block(int q, int64_t r0, const void *piece, int64_t rows, void *vctx) {
   mm_ctx *c = vctx;
   size_t es = eq_dtype_size(c->d);
   if (c->b_rows) {
-    /* C += A[:, off_q : off_q + rows] @ B_q (rows x n). */
-    gemm(c->d, c->m, c->n, rows, c->A + c->offsets[q] * es, c->lda, block, c->n, c->C, c->ldc, 1.0);
+    /* C += A[:, off_q + r0 : + rows] @ B_q[r0 : r0 + rows] (rows x n). */
+    gemm(c->d, c->m, c->n, rows, c->A + (c->offsets[q] + r0) * es, c->lda, piece, c->n, c->C, c->ldc, 1.0);
   } else {
-    /* C[:, off_q : off_q + rows] = A @ B_q (k x rows). */
-    gemm(c->d, c->m, rows, c->k, c->A, c->lda, block, rows, c->C + c->offsets[q] * es, c->ldc, 0.0);
+    /* C[:, off_q : off_q + c_q] (+)= A[:, r0 : r0 + rows] @ B_q[r0 : r0 + rows] (rows x c_q). */
+    int64_t cq = c->counts[q];
+    gemm(c->d, c->m, cq, rows, c->A + r0 * es, c->lda, piece, cq, c->C + c->offsets[q] * es, c->ldc,
+         r0 == 0 ? 0.0 : 1.0);
   }
   return EQ_OK;
 }
@@ -214,9 +295,10 @@ eq_dnd *eq_dnd_matmul(const eq_dnd *a, const eq_dnd *b) {
       st = eq_error_code();
       goto done;
     }
-    mm_ctx ctx = {d, eq_data_ptr(A), mr, k, k, eq_data_ptr(r->local), n, n, b->offsets, b->split == 0, n};
+    mm_ctx ctx = {d, eq_data_ptr(A), mr, k, k, eq_data_ptr(r->local), n, n, b->counts, b->offsets, b->split == 0};
     if (b->split == 0) eq_fill_(r->local, 0);
-    st = ring(c, eq_data_ptr(B), b->counts, b->split == 0 ? n : k, d, mm_block, &ctx);
+    blocks bl = {b->counts, b->split == 0 ? n : k, b->split == 1};
+    st = ring(c, eq_data_ptr(B), bl, d, mm_block, &ctx);
     goto done;
   }
   /* a replicated, b replicated or split along columns: local. */
@@ -257,9 +339,9 @@ typedef struct {
   float *tmpf;
 } cd_ctx;
 
-static eq_status cd_block(int q, const void *block, int64_t rows, void *vctx) {
+static eq_status cd_block(int q, int64_t r0, const void *block, int64_t rows, void *vctx) {
   cd_ctx *c = vctx;
-  int64_t col0 = c->offsets ? c->offsets[q] : 0, m = c->m, f = c->f;
+  int64_t col0 = (c->offsets ? c->offsets[q] : 0) + r0, m = c->m, f = c->f;
   if (rows == 0 || m == 0) return EQ_OK;
   if (c->quadratic) {
     /* |x|^2 + |y|^2 - 2 x.y with one GEMM (X @ Y^T). */
@@ -377,9 +459,9 @@ eq_dnd *eq_dnd_cdist(const eq_dnd *x, const eq_dnd *y, bool quadratic) {
     if (!st) {
       if (X->split == 0 && Y->split == 0) {
         ctx.offsets = Y->offsets;
-        st = ring(c, eq_data_ptr(YL), Y->counts, f, d, cd_block, &ctx);
+        st = ring(c, eq_data_ptr(YL), (blocks){Y->counts, f, false}, d, cd_block, &ctx);
       } else {
-        st = cd_block(0, eq_data_ptr(YL), YL->shape[0], &ctx);
+        st = cd_block(0, 0, eq_data_ptr(YL), YL->shape[0], &ctx);
       }
     }
   }

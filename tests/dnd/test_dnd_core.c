@@ -53,6 +53,19 @@ static void test_comm(void) {
     eq_dnd_free(x);
     eq_dnd_free(y);
     eq_tensor_free(ref);
+    /* Axis-to-axis moves of a 3-d array: strided packing and unpacking, and
+     * the local part copied in slices between the (many) chunks. */
+    eq_tensor *r3 = ref_tensor(EQ_F32, EQ_DIMS(5, 4, 6));
+    for (int from = 0; from < 3; from++)
+      for (int to = 0; to < 3; to++) {
+        eq_dnd *a = eq_dnd_from_tensor(r3, from, W), *b3 = a ? eq_dnd_resplit(a, to) : NULL;
+        char what[64];
+        snprintf(what, sizeof what, "resplit 3-d %d -> %d (pass %d)", from, to, pass);
+        check_dnd(what, b3, r3, to, true, 0);
+        eq_dnd_free(a);
+        eq_dnd_free(b3);
+      }
+    eq_tensor_free(r3);
     eq_comm_set_max_message(old);
   }
   CHECK(eq_comm_world() == W);

@@ -115,7 +115,13 @@ static void test_cdist(void) {
 
 int main(void) {
   DND_TEST_BEGIN();
-  test_matmul();
-  test_cdist();
+  for (int pass = 0; pass < 2; pass++) {
+    /* pass 1: a 16-byte message limit, so circulating blocks travel in pieces
+     * of one row, each row in several messages. */
+    int64_t old = eq_comm_set_max_message(pass ? 16 : 0);
+    test_matmul();
+    test_cdist();
+    eq_comm_set_max_message(old);
+  }
   return DND_TEST_END();
 }
