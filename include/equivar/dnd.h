@@ -389,7 +389,7 @@ eq_dnd *eq_dnd_median(const eq_dnd *x);
 eq_dnd *eq_dnd_histogram(const eq_dnd *x, int64_t bins, double lo, double hi);
 
 /* ================================================================ HeAT surface: grids, repeat, tile, diag,
- * cov, bincount (src/dnd/manip_more.c, stats.c) */
+ * cov, bincount, fft (src/dnd/manip_more.c, stats.c, fft.c) */
 
 /* Coordinate matrices from n 1-d arrays (NumPy meshgrid): out[k] (n arrays,
  * each n-d, its input's dtype) varies along one axis only. indexing "ij":
@@ -434,6 +434,37 @@ eq_dnd *eq_dnd_cov(const eq_dnd *m, const eq_dnd *y, bool rowvar, bool bias, int
  * Replicated; local counts + one Allreduce. A negative value is an
  * EQ_ERR_VALUE on every rank. */
 eq_dnd *eq_dnd_bincount(const eq_dnd *x, const eq_dnd *weights, int64_t minlength);
+
+/* FFT. The tensor core has no complex dtype: a COMPLEX array is a float32 or
+ * float64 array whose LAST axis has length 2 (re, im) - NumPy's
+ * complex64/complex128 memory layout viewed as floats. `axis` counts the
+ * logical axes only (those before the (re, im) axis; negative from the
+ * last logical one). n: the transform length (the input is cropped or
+ * zero-padded along axis, as NumPy's n); n <= 0: the axis length.
+ * Computed in double (radix-2, Bluestein for other lengths); float32 in ->
+ * float32 out, float64 and integers -> float64.
+ * Distribution as HeAT: along a non-split axis each rank transforms its own
+ * block; along the split axis the split is moved to another logical axis
+ * (one all-to-all), the block transformed and the split moved back; a 1-d
+ * array is gathered. The result is split like the input. */
+typedef enum eq_dnd_fft_norm {
+  EQ_FFT_BACKWARD = 0, /* NumPy's default: forward unscaled, inverse 1/n */
+  EQ_FFT_ORTHO,        /* both 1/sqrt(n) */
+  EQ_FFT_FORWARD       /* forward 1/n, inverse unscaled */
+} eq_dnd_fft_norm;
+/* A complex array (..., 2) from re and optional im (NULL: zero) of the same
+ * shape; float32 when both are float32, else float64. Split as re. */
+eq_dnd *eq_dnd_complex(const eq_dnd *re, const eq_dnd *im);
+/* Complex -> complex, sign -1 (fft) / +1 (ifft). */
+eq_dnd *eq_dnd_fft(const eq_dnd *x, int axis, int64_t n, eq_dnd_fft_norm norm);
+eq_dnd *eq_dnd_ifft(const eq_dnd *x, int axis, int64_t n, eq_dnd_fft_norm norm);
+/* Real (float or integer, NOT complex) -> the n / 2 + 1 non-negative
+ * frequencies, complex. */
+eq_dnd *eq_dnd_rfft(const eq_dnd *x, int axis, int64_t n, eq_dnd_fft_norm norm);
+/* Inverse of rfft: complex (Hermitian half) -> real of length n (n <= 0:
+ * 2 * (m - 1) for m input points); the imaginary parts of the zero and
+ * Nyquist frequencies are ignored, as NumPy does. */
+eq_dnd *eq_dnd_irfft(const eq_dnd *x, int axis, int64_t n, eq_dnd_fft_norm norm);
 
 /* ================================================================ io
  * Each rank reads and writes only its block. Writes are atomic: a temporary

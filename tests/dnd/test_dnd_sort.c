@@ -5,23 +5,6 @@
 #include "dnd_test_util.h"
 #include "equivar/npy.h"
 
-static eq_tensor *load_ref(const char *name) {
-  char path[512];
-  const char *root = getenv("EQ_TEST_DATA");
-  snprintf(path, sizeof path, "%s/dnd/%s", root ? root : "tests/data", name);
-  eq_npy_info info;
-  void *data = NULL;
-  if (eq_npy_load(path, &info, &data)) {
-    fprintf(stderr, "%s\n", eq_error_message());
-    return NULL;
-  }
-  eq_dtype d;
-  eq_dtype_from_npy(info.descr, &d);
-  eq_tensor *t = eq_from_data(d, info.ndim, info.shape, data);
-  free(data);
-  return t;
-}
-
 static int cmp_d(const void *a, const void *b) {
   double x = *(const double *)a, y = *(const double *)b;
   return (x > y) - (x < y);
@@ -30,9 +13,9 @@ static int cmp_d(const void *a, const void *b) {
 static void test_stats(void) {
   /* The generator's array: x[k] = ref_value(k, float64), k < 61. */
   eq_tensor *rx = ref_tensor(EQ_F64, EQ_DIMS(61));
-  eq_tensor *rperc = load_ref("stats_percentile.npy"), *rmed = load_ref("stats_median.npy");
-  eq_tensor *rhist = load_ref("stats_histogram.npy"), *runiq = load_ref("stats_unique.npy");
-  eq_tensor *rsort = load_ref("stats_sorted.npy");
+  eq_tensor *rperc = dnd_load_ref("stats_percentile.npy"), *rmed = dnd_load_ref("stats_median.npy");
+  eq_tensor *rhist = dnd_load_ref("stats_histogram.npy"), *runiq = dnd_load_ref("stats_unique.npy");
+  eq_tensor *rsort = dnd_load_ref("stats_sorted.npy");
   CHECK(rperc && rmed && rhist && runiq && rsort);
   if (!(rperc && rmed && rhist && runiq && rsort)) return;
   double q[7] = {0, 10, 25, 50, 75, 90, 100};

@@ -69,6 +69,23 @@ static void test_cov(void) {
     eq_dnd_free(mt);
     eq_dnd_free(y);
   }
+  /* Two observations: ranks 3 and 4 hold empty blocks; cov_ij is
+   * (a_i - b_i)(a_j - b_j) / 2 for columns a, b. */
+  eq_tensor *r2 = eq_empty(EQ_F64, EQ_DIMS(4, 2)), *c2 = eq_empty(EQ_F64, EQ_DIMS(4, 4));
+  for (int i = 0; i < 8; i++) eq_set_flat(r2, i, ref_value(i, EQ_F64));
+  for (int i = 0; i < 4; i++)
+    for (int j = 0; j < 4; j++) {
+      double di = eq_get_flat(r2, 2 * i) - eq_get_flat(r2, 2 * i + 1), dj = eq_get_flat(r2, 2 * j) - eq_get_flat(r2, 2 * j + 1);
+      eq_set_flat(c2, i * 4 + j, di * dj / 2);
+    }
+  FOR_SPLITS(s, 2) {
+    eq_dnd *m2 = eq_dnd_from_tensor(r2, s, W), *r = eq_dnd_cov(m2, NULL, true, false, EQ_DND_DDOF_DEFAULT);
+    check_dnd("cov of 2 observations", r, c2, EQ_DND_NONE, true, 1e-12);
+    eq_dnd_free(r);
+    eq_dnd_free(m2);
+  }
+  eq_tensor_free(r2);
+  eq_tensor_free(c2);
   eq_dnd *x3 = eq_dnd_zeros(EQ_F64, EQ_DIMS(2, 2, 2), 0, W);
   CHECK(eq_dnd_cov(x3, NULL, true, false, EQ_DND_DDOF_DEFAULT) == NULL && strstr(eq_error_message(), "m must be 1-d or 2-d"));
   eq_dnd_free(x3);

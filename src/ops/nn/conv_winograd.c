@@ -132,7 +132,6 @@ size_t eq_conv_wino_workspace_bytes(const eq_conv_geom *g, int kind, size_t elem
   return wino_plan_for(g, kind, elem).bytes;
 }
 
-
 #define T float
 #define SFX _f32
 #define GEMM eq_nn_gemm_f32
