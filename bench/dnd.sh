@@ -18,7 +18,7 @@ ranks=${RANKS:-1 2}
 mpi=(mpirun --allow-run-as-root --oversubscribe --mca btl self,vader --bind-to none)
 field() { sed -n "s/.*$1=\([^ ]*\).*/\1/p"; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "NA" || b == "NA" || a == 0) print "NA"; else printf "%.2f", b / a }'; }
-cases=${CASES:-"mean0 mean1 std0 std1 cdist_exact cdist_quad matmul_0n matmul_00 resplit_01 resplit_10 getitem getitem_split0 add1"}
+cases=${CASES:-"mean0 mean1 std0 std1 cdist_exact cdist_quad matmul_0n matmul_00 resplit_01 resplit_10 getitem getitem_split0 add1 fft0 fft1"}
 for c in $cases; do
   peer=NA
   if /usr/bin/python3 -c "import numpy, scipy" 2>/dev/null; then

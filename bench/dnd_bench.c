@@ -5,7 +5,8 @@
  * Cases: mean0 mean1 std0 std1 (2,000,000 x 64 float32, split 0),
  * cdist_exact cdist_quad (20,000 x 18 float32 with itself, split 0),
  * matmul_0n matmul_00 (4096^2 float32), resplit_01 resplit_10 (20,000,000 x 8
- * float32), getitem add1 (10 x 10 float32, split None / 0). Sizes can be
+ * float32), getitem add1 (10 x 10 float32, split None / 0), fft0 fft1 (2048 x
+ * 2048 complex128, split 0, fft along axis 0 = the split axis / axis 1). Sizes can be
  * scaled down with EQ_BENCH_SCALE (e.g. 0.1) for a quick run. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -109,6 +110,18 @@ int main(int argc, char **argv) {
       }
       double t = worst(W, (eq_now_seconds() - t0) / calls * 1e6);
       best = t < best ? t : best;
+    }
+    eq_dnd_free(x);
+  } else if (!strcmp(cs, "fft0") || !strcmp(cs, "fft1")) {
+    int64_t n = (int64_t)(2048 * scale);
+    eq_dnd *x = eq_dnd_rand_uniform(EQ_F64, EQ_DIMS(n, n, 2), 0, 1, 7, 0, 0, W);
+    for (int r = 0; r < reps; r++) {
+      eq_comm_barrier(W);
+      double t0 = eq_now_seconds();
+      eq_dnd *y = eq_dnd_fft(x, cs[3] - '0', 0, EQ_FFT_BACKWARD);
+      double t = worst(W, eq_now_seconds() - t0);
+      best = t < best ? t : best;
+      eq_dnd_free(y);
     }
     eq_dnd_free(x);
   } else {

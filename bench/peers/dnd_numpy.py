@@ -61,6 +61,10 @@ elif case in ("getitem", "getitem_split0", "add1"):
             for _ in range(calls):
                 x[0]
     v = best(loop) / calls * 1e6
+elif case in ("fft0", "fft1"):
+    n = int(2048 * scale)
+    z = rng.random((n, n)) + 1j * rng.random((n, n))
+    v = best(lambda: np.fft.fft(z, axis=int(case[-1])))
 else:
     sys.exit("dnd_numpy.py: unknown case " + case)
 print("value=%.6g" % v)

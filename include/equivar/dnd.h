@@ -445,8 +445,10 @@ eq_dnd *eq_dnd_bincount(const eq_dnd *x, const eq_dnd *weights, int64_t minlengt
  * float32 out, float64 and integers -> float64.
  * Distribution as HeAT: along a non-split axis each rank transforms its own
  * block; along the split axis the split is moved to another logical axis
- * (one all-to-all), the block transformed and the split moved back; a 1-d
- * array is gathered. The result is split like the input. */
+ * (one all-to-all), the block transformed and the split moved back (a
+ * second all-to-all; balanced); a split 1-d array is gathered. The result is
+ * split like the input, except an irfft of an array split along (re, im):
+ * replicated. */
 typedef enum eq_dnd_fft_norm {
   EQ_FFT_BACKWARD = 0, /* NumPy's default: forward unscaled, inverse 1/n */
   EQ_FFT_ORTHO,        /* both 1/sqrt(n) */
