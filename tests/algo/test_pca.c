@@ -163,6 +163,8 @@ int main(int argc, char **argv) {
       randomized_vs_exact(split, dt, 301, 37, 5, 37, 0.5, 100.0);
       randomized_vs_exact(split, dt, 203, 70, 30, 70, 0.9, 0.0);
       randomized_vs_exact(split, dt, 150, 40, 3, 4, 0.5, 5.0);
+      /* fewer rows than ranks at 4 ranks: empty local blocks */
+      randomized_vs_exact(split, dt, 3, 6, 1, 3, 0.5, 1.0);
     }
     degenerate(split);
   }
