@@ -273,9 +273,10 @@ eq_status eq_dnd_item(const eq_dnd *x, double *out); /* x must have one element 
 /* ================================================================ linear algebra */
 
 /* 2-d a (m x k) @ b (k x n), or 1-d operands (vector). Result split: a's
- * split; when a is replicated, b's split. Split-0 b is circulated in a ring,
- * 1-0 products are reduced block by block: no rank allocates more than
- * O(size / P) beyond its inputs and its block of the result. */
+ * split; when a is replicated, b's split. A split b reaches every rank in
+ * pieces of at most 4 MB (two piece buffers), 1-0 products are reduced block
+ * by block: no rank allocates more than O(size / P) beyond its inputs and its
+ * block of the result. */
 eq_dnd *eq_dnd_matmul(const eq_dnd *a, const eq_dnd *b);
 /* Pairwise Euclidean distances (m x d, n x d) -> m x n, split as x (or y's
  * split 0 -> column split 1 when x is replicated). quadratic: the

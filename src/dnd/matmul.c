@@ -150,7 +150,17 @@ static eq_status ring(const eq_comm *c, const void *mine, blocks b, eq_dtype d, 
     in_r0 += pr;
     if (in_r0 >= nrows(&b, q)) in_s++, in_r0 = 0;
   }
-  if (!st && rc == MPI_SUCCESS) st = fn(me, 0, mine, my_rows, ctx);
+  /* The own block, piece by piece too: between pieces MPI_Testall lets the
+   * transport move the first incoming pieces (Open MPI progresses only inside
+   * MPI calls), so they are there when the own block is done. */
+  for (int64_t r0 = 0; !st && rc == MPI_SUCCESS && (r0 < my_rows || r0 == 0); r0 += my_pr) {
+    int64_t rows = my_rows - r0 < my_pr ? my_rows - r0 : my_pr;
+    st = fn(me, r0, (const char *)mine + r0 * my_len * (int64_t)es, rows, ctx);
+    int done = 0;
+    for (int k = 0; k < posted && k < 2 && rc == MPI_SUCCESS; k++)
+      rc = MPI_Testall(nrreq[k], rreq + k * max_in_req, &done, MPI_STATUSES_IGNORE);
+    if (my_rows == 0) break;
+  }
   for (int64_t i = 0; i < nin && !st && rc == MPI_SUCCESS; i++) {
     int k = (int)(i & 1);
     rc = MPI_Waitall(nrreq[k], rreq + k * max_in_req, MPI_STATUSES_IGNORE);
