@@ -2,7 +2,7 @@
  * mpirun at 1 or 2 ranks. Each rank generates its own block of rows from
  * Philox (the same global data for any rank count), the fit is timed
  * between barriers, and rank 0 prints "seconds=<median of reps> iters=<n>".
- *   algo_bench kmeans|lasso1|lasso10|pca_full|pca_rand|knn [scale] [reps]
+ *   algo_bench kmeans|kmedians|lasso1|lasso10|pca_full|pca_rand|knn [scale] [reps]
  * scale (default 1) multiplies the row counts (0.1 for a quick check). */
 #include <math.h>
 #include <mpi.h>
@@ -45,7 +45,7 @@ int main(int argc, char **argv) {
   MPI_Comm_rank(MPI_COMM_WORLD, &rank_);
   MPI_Comm_size(MPI_COMM_WORLD, &size_);
   if (argc < 2) {
-    if (!rank_) fprintf(stderr, "usage: algo_bench kmeans|lasso1|lasso10|pca_full|pca_rand|knn [scale] [reps]\n");
+    if (!rank_) fprintf(stderr, "usage: algo_bench kmeans|kmedians|lasso1|lasso10|pca_full|pca_rand|knn [scale] [reps]\n");
     MPI_Finalize();
     return 2;
   }
@@ -58,19 +58,22 @@ int main(int argc, char **argv) {
   if (reps > 16) reps = 16;
   reps += 1;
   eq_status st = EQ_OK;
-  if (!strcmp(c, "kmeans")) {
-    int64_t n = (int64_t)(1000000 * scale), d = 32;
-    eq_tensor *X = block(n, d, 1, NULL);
+  if (!strcmp(c, "kmeans") || !strcmp(c, "kmedians")) {
+    /* kmedians has no scikit-learn peer: equivar alone, 1 -> 2 ranks (the
+     * exact distributed medians), 10 iterations on 200,000 rows */
+    bool med = !strcmp(c, "kmedians");
+    int64_t n = (int64_t)((med ? 200000 : 1000000) * scale), d = 32;
+    eq_tensor *X = block(n, d, med ? 7 : 1, NULL);
     eq_rows R = eq_rows_split(X, MPI_COMM_WORLD);
-    /* the same 8 starting centres as the peer: rows 0, 1000, ..., 7000 */
+    /* kmeans: the same 8 starting centres as the peer, rows 0, 1000, ..., 7000 */
     eq_kmeans_params p = eq_kmeans_defaults(8);
-    p.max_iter = 30;
+    p.max_iter = med ? 10 : 30;
     p.tol = 0;
     p.init = EQ_KMEANS_RANDOM;
     p.seed = 3;
-    eq_tensor *init = eq_kmeans_init_centers(&p, R);
-    p.init = EQ_KMEANS_GIVEN;
-    p.init_centers = init;
+    if (med) p.variant = EQ_KMEDIANS;
+    eq_tensor *init = med ? NULL : eq_kmeans_init_centers(&p, R);
+    if (!med) p.init = EQ_KMEANS_GIVEN, p.init_centers = init;
     for (int r = 0; r < reps && !st; r++) {
       eq_kmeans *m = eq_kmeans_new(&p);
       double t0 = now_sync();

@@ -67,19 +67,37 @@ static eq_status check_local(eq_mat *m, const char *op, const char *what, eq_row
   return EQ_OK;
 }
 
+/* Index of the first NaN/Inf of p[0..cnt) in bad (else unchanged): x * 0
+ * is NaN exactly for those, and sixteen independent lanes let the compiler
+ * vectorise the scan; a chunk that turns NaN is then searched one by one. */
+#define FIND_NONFINITE(T, ptr, cnt, bad)                                      \
+  do {                                                                        \
+    const T *p_ = (const T *)(ptr);                                           \
+    const int64_t C_ = 4096;                                                  \
+    for (int64_t s_ = 0; s_ < (cnt) && (bad) < 0; s_ += C_) {                 \
+      int64_t e_ = (cnt) - s_ < C_ ? (cnt) : s_ + C_;                         \
+      T acc_[16] = {0};                                                       \
+      int64_t i_ = s_;                                                        \
+      for (; i_ + 16 <= e_; i_ += 16)                                         \
+        for (int k_ = 0; k_ < 16; k_++) acc_[k_] += p_[i_ + k_] * (T)0;       \
+      for (; i_ < e_; i_++) acc_[0] += p_[i_] * (T)0;                         \
+      T sum_ = 0;                                                             \
+      for (int k_ = 0; k_ < 16; k_++) sum_ += acc_[k_];                       \
+      if (sum_ != 0 || sum_ != sum_)                                          \
+        for (i_ = s_; i_ < e_; i_++)                                          \
+          if (!isfinite(p_[i_])) {                                            \
+            (bad) = i_;                                                       \
+            break;                                                            \
+          }                                                                   \
+    }                                                                         \
+  } while (0)
+
 static eq_status check_values(const eq_mat *m, const char *op, const char *what, int flags) {
   int64_t cnt = m->n_local * m->d;
   if (flags & EQ_MAT_FINITE) {
     int64_t bad = -1;
-    if (m->dt == EQ_F32) {
-      const float *p = m->x;
-      for (int64_t i = 0; i < cnt && bad < 0; i++)
-        if (!isfinite(p[i])) bad = i;
-    } else if (m->dt == EQ_F64) {
-      const double *p = m->x;
-      for (int64_t i = 0; i < cnt && bad < 0; i++)
-        if (!isfinite(p[i])) bad = i;
-    }
+    if (m->dt == EQ_F32) FIND_NONFINITE(float, m->x, cnt, bad);
+    else if (m->dt == EQ_F64) FIND_NONFINITE(double, m->x, cnt, bad);
     if (bad >= 0)
       return eq_error(EQ_ERR_VALUE, "%s: %s holds %g at row %lld, column %lld (NaN/Inf rejected)",
                       op, what, eq_mat_at(m, bad / m->d, bad % m->d),
@@ -200,21 +218,72 @@ eq_status eq_mat_n_classes(const eq_mat *y, int *out) {
   return st;
 }
 
+/* Count, mean and sum of squared deviations of rows [lo, hi) of X into
+ * (nn, mean, m2): blocks of rows that stay in cache, two passes over each
+ * block (mean, then deviations), merged into the running figures with
+ * Chan et al.'s formula. */
+#define MOMENT_BLOCK(T)                                                                   \
+  do {                                                                                    \
+    const T *x = (const T *)X->x + lo * d;                                                \
+    for (int64_t j = 0; j < d; j++) bm[j] = bq[j] = 0;                                    \
+    for (int64_t i = 0; i < m; i++)                                                       \
+      for (int64_t j = 0; j < d; j++) bm[j] += (double)x[i * d + j];                      \
+    for (int64_t j = 0; j < d; j++) bm[j] /= (double)m;                                   \
+    for (int64_t i = 0; i < m; i++)                                                       \
+      for (int64_t j = 0; j < d; j++) {                                                   \
+        double e = (double)x[i * d + j] - bm[j];                                          \
+        bq[j] += e * e;                                                                   \
+      }                                                                                   \
+  } while (0)
+
+static void moments_merge(double *nn, double *mean, double *m2, double nb, const double *mb, const double *qb,
+                          int64_t d) {
+  if (nb == 0) return;
+  double na = *nn, nt = na + nb;
+  for (int64_t j = 0; j < d; j++) {
+    double delta = mb[j] - mean[j];
+    mean[j] += delta * nb / nt;
+    m2[j] += qb[j] + delta * delta * na * nb / nt;
+  }
+  *nn = nt;
+}
+
+static void moments_rows(const eq_mat *X, int64_t lo, int64_t hi, double *nn, double *mean, double *m2,
+                         double *bm, double *bq) {
+  int64_t d = X->d;
+  const int64_t B = d <= 64 ? 2048 : 512;
+  *nn = 0;
+  for (int64_t j = 0; j < d; j++) mean[j] = m2[j] = 0;
+  for (; lo < hi; lo += B) {
+    int64_t m = hi - lo < B ? hi - lo : B;
+    if (X->dt == EQ_F32) MOMENT_BLOCK(float);
+    else MOMENT_BLOCK(double);
+    moments_merge(nn, mean, m2, (double)m, bm, bq, d);
+  }
+}
+
 eq_status eq_mat_moments(const eq_mat *X, double *mean, double *m2) {
   int64_t d = X->d, nl = X->n_local;
-  /* Local two-pass moments, then a pairwise merge in rank order. */
+  /* Per-thread moments of contiguous row ranges, merged in row order, then
+   * a pairwise merge of the ranks' figures in rank order. */
+  int nt = EQ_ALGO_PARALLEL(nl * d) ? omp_get_max_threads() : 1;
+  double *part = eq_calloc((size_t)nt * (4 * d + 1), sizeof(double));
   double *loc = eq_calloc((size_t)(2 * d + 1), sizeof(double));
-  if (!loc) return eq_error(EQ_ERR_MEMORY, "%s: out of memory", X->op);
-  loc[0] = (double)nl;
-  double *lm = loc + 1, *lq = loc + 1 + d;
-  for (int64_t i = 0; i < nl; i++)
-    for (int64_t j = 0; j < d; j++) lm[j] += eq_mat_at(X, i, j);
-  for (int64_t j = 0; j < d && nl; j++) lm[j] /= (double)nl;
-  for (int64_t i = 0; i < nl; i++)
-    for (int64_t j = 0; j < d; j++) {
-      double e = eq_mat_at(X, i, j) - lm[j];
-      lq[j] += e * e;
-    }
+  if (!part || !loc) {
+    eq_free(part), eq_free(loc);
+    return eq_error(EQ_ERR_MEMORY, "%s: out of memory", X->op);
+  }
+#pragma omp parallel num_threads(nt)
+  {
+    int t = omp_get_thread_num(), n_t = omp_get_num_threads();
+    double *p = part + (size_t)t * (4 * d + 1);
+    moments_rows(X, nl * t / n_t, nl * (t + 1) / n_t, p, p + 1, p + 1 + d, p + 1 + 2 * d, p + 1 + 3 * d);
+  }
+  for (int t = 0; t < nt; t++) {
+    const double *p = part + (size_t)t * (4 * d + 1);
+    moments_merge(loc, loc + 1, loc + 1 + d, p[0], p + 1, p + 1 + d, d);
+  }
+  eq_free(part);
   int P = X->split ? X->size : 1;
   double *all = eq_malloc((size_t)P * (2 * d + 1) * sizeof(double));
   if (!all) {
@@ -234,15 +303,7 @@ eq_status eq_mat_moments(const eq_mat *X, double *mean, double *m2) {
   for (int64_t j = 0; j < d; j++) mean[j] = m2[j] = 0;
   for (int r = 0; r < P; r++) {
     const double *b = all + (size_t)r * (2 * d + 1);
-    double nb = b[0];
-    if (nb == 0) continue;
-    double nt = na + nb;
-    for (int64_t j = 0; j < d; j++) {
-      double delta = b[1 + j] - mean[j];
-      mean[j] += delta * nb / nt;
-      m2[j] += b[1 + d + j] + delta * delta * na * nb / nt;
-    }
-    na = nt;
+    moments_merge(&na, mean, m2, b[0], b + 1, b + 1 + d, d);
   }
   eq_free(loc), eq_free(all);
   return EQ_OK;

@@ -405,7 +405,6 @@ static eq_status lloyd_l1(const eq_mat *X, int64_t k, int max_iter, double tol, 
     int64_t changed = 0;
     eq_km_assign_l1(X, C, k, lab, cnt, NULL, &changed);
     cnt[k] = (double)changed;
-    if ((st = eq_mat_sum(X, cnt, k + 1))) break;
     memcpy(Cn, C, (size_t)(k * d) * sizeof(double));
     if ((st = eq_km_medians(X, lab, k, cnt, Cn))) break;
     if (medoids && (st = eq_km_snap_medoids(X, lab, k, cnt, Cn))) break;

@@ -17,9 +17,11 @@ void eq_km_update_mind(const eq_mat *X, const double *C, int64_t k, double *mind
  * the summed distances; local. */
 void eq_km_assign_l1(const eq_mat *X, const double *C, int64_t k, int64_t *labels, double *counts,
                      double *inertia, int64_t *changed);
-/* C[c] = coordinate-wise median of the rows labelled c (global counts
- * given); collective. Empty clusters keep their centre. */
-eq_status eq_km_medians(const eq_mat *X, const int64_t *labels, int64_t k, const double *counts, double *C);
+/* C[c] = coordinate-wise median of the rows labelled c; collective. counts
+ * (k + 1) holds this rank's cluster counts and one more figure on entry, and
+ * their sums over the ranks on return (they travel with the first round).
+ * Empty clusters keep their centre. */
+eq_status eq_km_medians(const eq_mat *X, const int64_t *labels, int64_t k, double *counts, double *C);
 /* Each non-empty centre moves to its closest member row (Manhattan). */
 eq_status eq_km_snap_medoids(const eq_mat *X, const int64_t *labels, int64_t k, const double *counts, double *C);
 /* Weighted k-means++ then weighted Lloyd on m replicated points P (m x d). */

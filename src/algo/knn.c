@@ -1,6 +1,8 @@
 /* k-nearest-neighbour classification on row-split training data: every
- * rank finds each query's k best among its own rows (GEMM scoring), the
- * candidates are all-gathered and merged, and the votes weighted. */
+ * rank finds each query's k best among its own rows (GEMM scoring). Split
+ * queries travel around the ring of ranks with their running candidate
+ * lists; replicated queries are scanned everywhere and the candidates
+ * all-gathered and merged. Then the votes are weighted. */
 #include <math.h>
 #include <omp.h>
 #include <string.h>
@@ -102,47 +104,101 @@ eq_status eq_knn_fit(eq_knn *m, eq_rows Xr, eq_rows yr) {
   return EQ_OK;
 }
 
-/* Queries as X's dtype, all of them on every rank when the training rows
- * are split (gathered if the queries are split). */
-static void *gather_queries(const eq_mat *Q, const eq_mat *X, int64_t *nq_all, int64_t *q_off, eq_status *st) {
-  size_t es = eq_dtype_size(X->dt);
-  int64_t d = Q->d;
-  bool gather = X->split && Q->split && X->size > 1;
-  int64_t n = gather ? Q->n : Q->n_local;
-  char *buf = eq_malloc((size_t)(n * d + 1) * es);
-  void *local = eq_malloc((size_t)(Q->n_local * d + 1) * es);
-  if (!buf || !local) {
-    *st = eq_error(EQ_ERR_MEMORY, "%s: out of memory for %lld queries", Q->op, (long long)n);
-    eq_free(buf), eq_free(local);
+/* This rank's queries converted to X's dtype. */
+static void *queries_as(const eq_mat *Q, eq_dtype dt, eq_status *st) {
+  int64_t cnt = Q->n_local * Q->d;
+  void *buf = eq_malloc((size_t)(cnt + 1) * eq_dtype_size(dt));
+  if (!buf) {
+    *st = eq_error(EQ_ERR_MEMORY, "%s: out of memory for %lld queries", Q->op, (long long)Q->n_local);
     return NULL;
   }
-  for (int64_t i = 0; i < Q->n_local * d; i++) {
-    double v = eq_mat_at(Q, i / d, i % d);
-    if (X->dt == EQ_F32) ((float *)local)[i] = (float)v;
-    else ((double *)local)[i] = v;
+  for (int64_t i = 0; i < cnt; i++) {
+    double v = eq_mat_at(Q, i / Q->d, i % Q->d);
+    if (dt == EQ_F32) ((float *)buf)[i] = (float)v;
+    else ((double *)buf)[i] = v;
   }
-  *q_off = 0;
-  if (gather) {
-    int P = Q->size;
-    int64_t *cnt = eq_malloc((size_t)P * sizeof(int64_t));
-    int *rc = eq_malloc((size_t)P * sizeof(int)), *dp = eq_malloc((size_t)P * sizeof(int));
-    int64_t mine = Q->n_local * d * (int64_t)es;
-    MPI_Allgather(&mine, 1, MPI_INT64_T, cnt, 1, MPI_INT64_T, Q->comm);
-    int64_t off = 0;
-    for (int r = 0; r < P; r++) {
-      if (cnt[r] > INT32_MAX || off > INT32_MAX) *st = eq_error(EQ_ERR_UNSUPPORTED, "%s: query block over 2 GiB", Q->op);
-      rc[r] = (int)cnt[r], dp[r] = (int)off, off += cnt[r];
-    }
-    if (!*st && MPI_Allgatherv(local, (int)mine, MPI_BYTE, buf, rc, dp, MPI_BYTE, Q->comm) != MPI_SUCCESS)
-      *st = eq_error(EQ_ERR_MPI, "%s: MPI_Allgatherv of the queries failed", Q->op);
-    *q_off = Q->row0;
-    eq_free(cnt), eq_free(rc), eq_free(dp);
-  } else {
-    memcpy(buf, local, (size_t)(n * d) * es);
-  }
-  eq_free(local);
-  *nq_all = n;
   return buf;
+}
+
+static void scan(const knn_priv *p, const void *q, int64_t nq, const double *qaux, bool cosine, int64_t k,
+                 double *bd, int64_t *bi, int64_t *bl, bool init) {
+  const eq_mat *X = &p->X;
+  if (X->dt == EQ_F32)
+    knn_scan_f32(q, nq, X->x, X->n_local, X->d, p->xaux, qaux, cosine, X->row0, p->labels, k, bd, bi, bl, init);
+  else
+    knn_scan_f64(q, nq, X->x, X->n_local, X->d, p->xaux, qaux, cosine, X->row0, p->labels, k, bd, bi, bl, init);
+}
+
+/* Sends sbytes to dest while receiving rbytes from src, in pieces of at
+ * most 1 GiB (MPI counts are int). */
+static eq_status shift_bytes(const eq_mat *X, const char *sb, int64_t sbytes, char *rb, int64_t rbytes, int dest,
+                             int src) {
+  const int64_t piece = (int64_t)1 << 30;
+  int64_t ns = (sbytes + piece - 1) / piece, nr = (rbytes + piece - 1) / piece;
+  MPI_Request *req = eq_malloc((size_t)(ns + nr + 1) * sizeof(MPI_Request));
+  if (!req) return eq_error(EQ_ERR_MEMORY, "%s: out of memory", X->op);
+  int nreq = 0, bad = 0;
+  for (int64_t i = 0; i < nr; i++) {
+    int64_t c = rbytes - i * piece < piece ? rbytes - i * piece : piece;
+    bad |= MPI_Irecv(rb + i * piece, (int)c, MPI_BYTE, src, (int)i, X->comm, &req[nreq++]) != MPI_SUCCESS;
+  }
+  for (int64_t i = 0; i < ns; i++) {
+    int64_t c = sbytes - i * piece < piece ? sbytes - i * piece : piece;
+    bad |= MPI_Isend(sb + i * piece, (int)c, MPI_BYTE, dest, (int)i, X->comm, &req[nreq++]) != MPI_SUCCESS;
+  }
+  bad |= MPI_Waitall(nreq, req, MPI_STATUSES_IGNORE) != MPI_SUCCESS;
+  eq_free(req);
+  return bad ? eq_error(EQ_ERR_MPI, "%s: passing the query blocks around the ring failed", X->op) : EQ_OK;
+}
+
+/* Both row sets split: the query blocks travel around the ring of ranks
+ * with their running candidate lists; each rank scans the visiting block
+ * against its own training rows and passes it on; after P steps every
+ * block is home with its final list. Memory O(local block): no rank ever
+ * holds all the queries or all the candidates. */
+static eq_status ring_scan(const knn_priv *p, const eq_mat *Q, const void *qbuf, const double *qaux, bool cosine,
+                           int64_t k, double *bd, int64_t *bi, int64_t *bl) {
+  const eq_mat *X = &p->X;
+  int P = X->size, r = X->rank;
+  int64_t d = X->d, es = (int64_t)eq_dtype_size(X->dt), big = 0;
+  int64_t *cnt = eq_malloc((size_t)P * sizeof(int64_t));
+  if (!cnt) return eq_error(EQ_ERR_MEMORY, "%s: out of memory", Q->op);
+  eq_status st = EQ_OK;
+  if (MPI_Allgather(&Q->n_local, 1, MPI_INT64_T, cnt, 1, MPI_INT64_T, X->comm) != MPI_SUCCESS)
+    st = eq_error(EQ_ERR_MPI, "%s: MPI_Allgather of the query counts failed", Q->op);
+  /* a block: qaux (n), distances, indices, labels (n k each), queries (n d) */
+#define BLOCK_BYTES(n) ((n) * (8 + 24 * k + d * es))
+  for (int i = 0; i < P && !st; i++) big = cnt[i] > big ? cnt[i] : big;
+  char *cur = st ? NULL : eq_malloc((size_t)BLOCK_BYTES(big) + 8), *nxt = st ? NULL : eq_malloc((size_t)BLOCK_BYTES(big) + 8);
+  if (!st && (!cur || !nxt)) st = eq_error(EQ_ERR_MEMORY, "%s: out of memory for the query ring", Q->op);
+  st = eq_algo_agree(Q->op, X->comm, st);
+  int64_t n = Q->n_local;
+  if (!st) {
+    memcpy(cur, qaux, (size_t)n * 8);
+    memcpy(cur + n * (8 + 24 * k), qbuf, (size_t)(n * d * es));
+  }
+  for (int s = 0; s < P && !st; s++) {
+    int from = ((r - s) % P + P) % P, next = ((from - 1) % P + P) % P;
+    n = cnt[from];
+    double *a = (double *)cur, *dd = a + n;
+    int64_t *ii = (int64_t *)(dd + n * k), *ll = ii + n * k;
+    scan(p, cur + n * (8 + 24 * k), n, a, cosine, k, dd, ii, ll, s == 0);
+    st = shift_bytes(X, cur, BLOCK_BYTES(n), nxt, BLOCK_BYTES(cnt[next]), (r + 1) % P, (r - 1 + P) % P);
+    char *t = cur;
+    cur = nxt, nxt = t;
+  }
+  if (!st) {
+    /* home again: this rank's own block */
+    n = Q->n_local;
+    double *dd = (double *)cur + n;
+    int64_t *ii = (int64_t *)(dd + n * k), *ll = ii + n * k;
+    memcpy(bd, dd, (size_t)(n * k) * sizeof(double));
+    memcpy(bi, ii, (size_t)(n * k) * sizeof(int64_t));
+    memcpy(bl, ll, (size_t)(n * k) * sizeof(int64_t));
+  }
+#undef BLOCK_BYTES
+  eq_free(cnt), eq_free(cur), eq_free(nxt);
+  return st;
 }
 
 eq_tensor *eq_knn_predict_proba(const eq_knn *m, eq_rows Qr) {
@@ -166,10 +222,11 @@ eq_tensor *eq_knn_predict_proba(const eq_knn *m, eq_rows Qr) {
       st = eq_error(EQ_ERR_VALUE, "%s: queries and training rows are split over different communicators", op);
   }
   st = eq_algo_agree(op, Q.comm, st);
-  int64_t k = m->params.n_neighbors, K = m->n_classes, nq = 0, q_off = 0;
+  int64_t k = m->params.n_neighbors, K = m->n_classes, nq = Q.n_local;
   bool cosine = m->params.metric == EQ_KNN_COSINE;
-  void *qbuf = st ? NULL : gather_queries(&Q, X, &nq, &q_off, &st);
+  void *qbuf = st ? NULL : queries_as(&Q, X->dt, &st);
   int P = X->split ? X->size : 1;
+  bool ring = P > 1 && Q.split;
   double *qaux = eq_malloc((size_t)(nq + 1) * sizeof(double)), *bd = eq_malloc((size_t)(nq * k + 1) * sizeof(double));
   int64_t *bi = eq_malloc((size_t)(nq * k + 1) * sizeof(int64_t)), *bl = eq_malloc((size_t)(nq * k + 1) * sizeof(int64_t));
   double *prob = eq_calloc((size_t)(Q.n_local * K + 1), sizeof(double));
@@ -179,12 +236,11 @@ eq_tensor *eq_knn_predict_proba(const eq_knn *m, eq_rows Qr) {
     eq_mat qm = Q;
     qm.x = qbuf, qm.dt = X->dt, qm.n_local = nq;
     row_aux(&qm, cosine, qaux);
-    if (X->dt == EQ_F32)
-      knn_scan_f32(qbuf, nq, X->x, X->n_local, X->d, p->xaux, qaux, cosine, X->row0, p->labels, k, bd, bi, bl);
-    else
-      knn_scan_f64(qbuf, nq, X->x, X->n_local, X->d, p->xaux, qaux, cosine, X->row0, p->labels, k, bd, bi, bl);
+    if (ring) st = ring_scan(p, &Q, qbuf, qaux, cosine, k, bd, bi, bl);
+    else scan(p, qbuf, nq, qaux, cosine, k, bd, bi, bl, true);
   }
-  if (!st && P > 1) {
+  if (!st && P > 1 && !ring) {
+    /* replicated queries: every rank scanned them all against its rows */
     /* merge the ranks' candidates: gather (dist, index, label) triples */
     double *ad = eq_malloc((size_t)(P * nq * k) * sizeof(double));
     int64_t *ai = eq_malloc((size_t)(P * nq * k) * sizeof(int64_t) * 2);
@@ -220,9 +276,9 @@ eq_tensor *eq_knn_predict_proba(const eq_knn *m, eq_rows Qr) {
     eq_free(ad), eq_free(ai);
   }
   if (!st) {
-    /* votes for this rank's queries: rows q_off .. q_off + n_local of the list */
+    /* votes for this rank's queries */
     for (int64_t a = 0; a < Q.n_local; a++) {
-      int64_t q = q_off + a;
+      int64_t q = a;
       double *dd = bd + q * k, tot = 0, *pr = prob + a * K;
       int64_t *ll = bl + q * k;
       bool exact = false;

@@ -2,13 +2,15 @@
  *
  * Scores a block of queries against the local training rows by one GEMM per
  * (query block, training block) and keeps each query's k best candidates
- * sorted by (distance, global index). Euclidean: |x|^2 - 2 q.x (+|q|^2 at
+ * sorted by (distance, global index): a total order, so merging the
+ * training rows in any order gives the same list. init starts empty lists;
+ * otherwise bd/bi/bl already hold candidates (from other ranks' rows). Euclidean: |x|^2 - 2 q.x (+|q|^2 at
  * the end); cosine: 1 - q.x / (|q| |x|). */
 static void SFX(knn_scan)(const T *Q, int64_t nq, const T *X, int64_t nx, int64_t d,
                           const double *xaux, const double *qaux, bool cosine, int64_t row0,
-                          const int64_t *labels, int64_t k, double *bd, int64_t *bi, int64_t *bl) {
+                          const int64_t *labels, int64_t k, double *bd, int64_t *bi, int64_t *bl, bool init) {
   const int64_t BQ = 128, BX = 2048;
-  for (int64_t i = 0; i < nq * k; i++) bd[i] = INFINITY, bi[i] = INT64_MAX, bl[i] = -1;
+  for (int64_t i = 0; init && i < nq * k; i++) bd[i] = INFINITY, bi[i] = INT64_MAX, bl[i] = -1;
 #pragma omp parallel if (EQ_ALGO_PARALLEL(nq * nx * d))
   {
     T *S = eq_malloc((size_t)(BQ * BX) * sizeof(T));

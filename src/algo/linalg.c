@@ -76,6 +76,38 @@ eq_status eq_small_svd(const char *op, double *A, int64_t m, int64_t n, double *
   return EQ_OK;
 }
 
+eq_status eq_gram_orth_factor(const char *op, double *G, int64_t l, double tol, double *F) {
+  double *D = eq_malloc((size_t)(2 * l + 1) * sizeof(double)), *w = D + l, gmax = 0;
+  if (!D) return eq_error(EQ_ERR_MEMORY, "%s: out of memory", op);
+  for (int64_t i = 0; i < l; i++) gmax = G[i * l + i] > gmax ? G[i * l + i] : gmax;
+  for (int64_t i = 0; i < l; i++) D[i] = G[i * l + i] > tol * tol * gmax && G[i * l + i] > 0 ? 1 / sqrt(G[i * l + i]) : 0;
+  for (int64_t i = 0; i < l; i++)
+    for (int64_t j = 0; j < l; j++) G[i * l + j] *= D[i] * D[j];
+  eq_status st = eq_small_eigh(op, G, l, w, F);
+  if (!st) {
+    double wmax = w[l - 1] > 0 ? w[l - 1] : 0;
+    for (int64_t j = 0; j < l; j++) {
+      double f = w[j] > tol * wmax && w[j] > 0 ? 1 / sqrt(w[j]) : 0;
+      for (int64_t i = 0; i < l; i++) F[i * l + j] *= D[i] * f;
+    }
+  }
+  eq_free(D);
+  return st;
+}
+
+eq_status eq_small_qr_q(const char *op, double *A, int64_t m, int64_t n) {
+  double *tau = eq_malloc((size_t)(n + 1) * sizeof(double));
+  if (!tau) return eq_error(EQ_ERR_MEMORY, "%s: out of memory", op);
+  int saved = eq_algo_serial_begin();
+  lapack_int info = LAPACKE_dgeqrf(LAPACK_ROW_MAJOR, (lapack_int)m, (lapack_int)n, A, (lapack_int)n, tau);
+  if (!info)
+    info = LAPACKE_dorgqr(LAPACK_ROW_MAJOR, (lapack_int)m, (lapack_int)n, (lapack_int)n, A, (lapack_int)n, tau);
+  eq_algo_serial_end(saved);
+  eq_free(tau);
+  if (info) return eq_error(EQ_ERR_VALUE, "%s: LAPACKE_dgeqrf/dorgqr failed (info %d)", op, (int)info);
+  return EQ_OK;
+}
+
 eq_status eq_small_eigh(const char *op, double *A, int64_t n, double *w, double *V) {
   int saved = eq_algo_serial_begin();
   lapack_int info = LAPACKE_dsyevd(LAPACK_ROW_MAJOR, 'V', 'U', (lapack_int)n, A, (lapack_int)n, w);

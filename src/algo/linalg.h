@@ -23,6 +23,16 @@ eq_status eq_tsqr_r(const eq_mat *X, const double *mean, const double *extra,
  * negligible lambda become zero columns, so rank-deficient Y is harmless. */
 eq_status eq_dist_orth(const eq_mat *like, double *Y, int64_t n_local, int64_t l);
 
+/* F (l x l) such that Y F has orthonormal columns, or zero ones for the
+ * directions Y lacks, from the Gram G = Y^T Y (l x l, destroyed) alone:
+ * scaled to unit diagonal first (columns of very different lengths cost
+ * no accuracy), then the eigenpairs. Columns shorter than tol x the longest
+ * and eigenvalues below tol x the largest (of the scaled Gram) count as
+ * missing; tol ~ 1000 x the unit roundoff Y was computed in. */
+eq_status eq_gram_orth_factor(const char *op, double *G, int64_t l, double tol, double *F);
+/* Replaces the m x n row-major A (m >= n) by the orthonormal Q of its
+ * Householder QR: well defined however ill-conditioned or rank-deficient A. */
+eq_status eq_small_qr_q(const char *op, double *A, int64_t m, int64_t n);
 /* Thin SVD of the m x n row-major A (destroyed): U (m x r), S (r), Vt (r x n),
  * r = min(m, n). */
 eq_status eq_small_svd(const char *op, double *A, int64_t m, int64_t n, double *U, double *S,

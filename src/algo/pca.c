@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "algo/linalg.h"
+#include "algo/sketch.h"
 #include "equivar/dnd.h"
 
 eq_pca_params eq_pca_defaults(int n_components) {
@@ -46,42 +47,52 @@ void eq_pca_free(eq_pca *m) {
 }
 
 /* scikit-learn's svd_flip (u-based): the entry of largest magnitude in each
- * column of U = (X - mean) V^T / s is made positive. U's rows are split, so
- * each rank offers its largest entry and the ranks agree on the winner. */
+ * column of U is made positive. U's rows are split, so each rank offers
+ * its largest |entry| (bv) and that entry's sign (sv); the lowest rank
+ * holding the maximum decides, as argmax would. Collective. */
+static eq_status agree_signs(const eq_mat *X, const double *bv, double *sv, double *Vt, int64_t k) {
+  int64_t d = X->d;
+  struct { double v; int r; } *best = eq_malloc((size_t)k * sizeof(*best));
+  eq_status st = best ? EQ_OK : eq_error(EQ_ERR_MEMORY, "%s: out of memory", X->op);
+  st = eq_algo_agree(X->op, X->comm, st);
+  if (!st && X->split && X->size > 1) {
+    for (int64_t c = 0; c < k; c++) best[c].v = bv[c], best[c].r = X->rank;
+    if (MPI_Allreduce(MPI_IN_PLACE, best, (int)k, MPI_DOUBLE_INT, MPI_MAXLOC, X->comm) != MPI_SUCCESS)
+      st = eq_error(EQ_ERR_MPI, "%s: MPI_Allreduce(MAXLOC) failed", X->op);
+    /* the winner's sign, everyone else 0: one sum spreads it */
+    for (int64_t c = 0; c < k && !st; c++) sv[c] = best[c].r == X->rank ? sv[c] : 0;
+    if (!st && MPI_Allreduce(MPI_IN_PLACE, sv, (int)k, MPI_DOUBLE, MPI_SUM, X->comm) != MPI_SUCCESS)
+      st = eq_error(EQ_ERR_MPI, "%s: MPI_Allreduce of the signs failed", X->op);
+  }
+  for (int64_t c = 0; c < k && !st; c++)
+    if (sv[c] < 0)
+      for (int64_t j = 0; j < d; j++) Vt[c * d + j] = -Vt[c * d + j];
+  eq_free(best);
+  return st;
+}
+
+/* U = (X - mean) V^T (the rows' U up to the positive 1/s), then the signs. */
 static eq_status flip_signs(const eq_mat *X, const double *mean, double *Vt, int64_t k) {
   int64_t d = X->d;
   double *W = eq_malloc((size_t)(d * k) * sizeof(double)), *shift = eq_calloc((size_t)k, sizeof(double));
   double *U = eq_malloc((size_t)(X->n_local * k + 1) * sizeof(double));
-  struct { double v; int r; } *best = eq_malloc((size_t)k * sizeof(*best));
-  double *sign = eq_malloc((size_t)k * sizeof(double));
-  eq_status st = (W && shift && U && best && sign) ? EQ_OK : eq_error(EQ_ERR_MEMORY, "%s: out of memory", X->op);
+  double *bv = eq_malloc((size_t)(2 * k) * sizeof(double));
+  eq_status st = (W && shift && U && bv) ? EQ_OK : eq_error(EQ_ERR_MEMORY, "%s: out of memory", X->op);
   if (!st) {
     for (int64_t j = 0; j < d; j++)
       for (int64_t c = 0; c < k; c++) W[j * k + c] = Vt[c * d + j], shift[c] += mean[j] * Vt[c * d + j];
     st = eq_mat_xw(X, W, k, shift, U);
   }
   for (int64_t c = 0; c < k && !st; c++) {
-    double bv = -1, sv = 1;
+    bv[c] = -1, bv[k + c] = 1;
     for (int64_t i = 0; i < X->n_local; i++) {
       double v = U[i * k + c];
-      if (fabs(v) > bv) bv = fabs(v), sv = v < 0 ? -1 : 1;
+      if (fabs(v) > bv[c]) bv[c] = fabs(v), bv[k + c] = v < 0 ? -1 : 1;
     }
-    best[c].v = bv;
-    best[c].r = X->split ? X->rank : 0;
-    sign[c] = sv;
   }
-  if (!st && X->split && X->size > 1) {
-    /* the lowest rank holding the maximum decides, as argmax would */
-    if (MPI_Allreduce(MPI_IN_PLACE, best, (int)k, MPI_DOUBLE_INT, MPI_MAXLOC, X->comm) != MPI_SUCCESS)
-      st = eq_error(EQ_ERR_MPI, "%s: MPI_Allreduce(MAXLOC) failed", X->op);
-    for (int64_t c = 0; c < k && !st; c++)
-      if (MPI_Bcast(&sign[c], 1, MPI_DOUBLE, best[c].r, X->comm) != MPI_SUCCESS)
-        st = eq_error(EQ_ERR_MPI, "%s: MPI_Bcast failed", X->op);
-  }
-  for (int64_t c = 0; c < k && !st; c++)
-    if (sign[c] < 0)
-      for (int64_t j = 0; j < d; j++) Vt[c * d + j] = -Vt[c * d + j];
-  eq_free(W), eq_free(shift), eq_free(U), eq_free(best), eq_free(sign);
+  st = eq_algo_agree(X->op, X->comm, st);
+  if (!st) st = agree_signs(X, bv, bv + k, Vt, k);
+  eq_free(W), eq_free(shift), eq_free(U), eq_free(bv);
   return st;
 }
 
@@ -128,61 +139,55 @@ static eq_status fit_hierarchical(const eq_mat *X, const eq_pca_params *p, const
   return st;
 }
 
-/* Randomised: Q spans (X - mean) Omega after power iterations; then the SVD
- * of the small B = Q^T (X - mean). S and Vt receive l = k + oversamples rows. */
+/* Randomised, as scikit-learn's randomized_svd: Q = Omega (d x l); n_iter
+ * times Q = orth((X - mean)^T (X - mean) Q); then Y = orth((X - mean) Q),
+ * B = Y^T (X - mean) and the SVD of the small B. Each power iteration is one
+ * pass over the rows (sketch.h) and normalises only the replicated d x l
+ * sketch (Householder QR; scikit-learn's LU of the n x l and d x l products
+ * spans the same subspaces). The last pass returns Y = (X - mean) Q, its Gram
+ * G and Z = (X - mean)^T Y together: Y F is orthonormal for the F that G
+ * gives, so B = F^T Z^T without another pass. S and Vt receive l = k +
+ * oversamples rows; the signs are decided on U = Y F Ub (svd_flip's U). */
 static eq_status fit_randomized(const eq_mat *X, const eq_pca_params *p, const double *mean,
                                 int64_t l, double *S, double *Vt) {
-  int64_t d = X->d, n = X->n_local;
+  int64_t d = X->d, n = X->n_local, k = p->n_components;
   int iters = p->n_iter >= 0 ? p->n_iter : (p->n_components < 0.1 * (double)(X->n < d ? X->n : d) ? 7 : 4);
-  double *Om = eq_malloc((size_t)(d * l) * sizeof(double)), *Y = eq_malloc((size_t)(n * l + 1) * sizeof(double));
-  double *Z = eq_malloc((size_t)(d * l) * sizeof(double)), *shift = eq_malloc((size_t)(l + d) * sizeof(double));
+  size_t el = X->dt == EQ_F32 ? sizeof(float) : sizeof(double);
+  double *Q = eq_malloc((size_t)(d * l) * sizeof(double)), *ZG = eq_malloc((size_t)((d + l) * l) * sizeof(double));
+  double *F = eq_malloc((size_t)(l * l) * sizeof(double)), *M = eq_malloc((size_t)(l * k) * sizeof(double));
   double *B = eq_malloc((size_t)(d * l) * sizeof(double)), *Ub = eq_malloc((size_t)(l * l) * sizeof(double));
-  eq_status st = (Om && Y && Z && shift && B && Ub) ? EQ_OK : eq_error(EQ_ERR_MEMORY, "%s: out of memory", X->op);
+  double *bv = eq_malloc((size_t)(2 * k) * sizeof(double)), *sv = bv ? bv + k : NULL;
+  void *Y = eq_malloc((size_t)(n * l + 1) * el);
+  eq_status st = (Q && ZG && F && M && B && Ub && bv && Y) ? EQ_OK : eq_error(EQ_ERR_MEMORY, "%s: out of memory", X->op);
+  st = eq_algo_agree(X->op, X->comm, st);
+  double *Z = ZG, *G = ZG + d * l;
   eq_philox g = eq_philox_init(p->seed, 0x706361);
-  for (int64_t i = 0; i < d * l && !st; i++) Om[i] = eq_philox_normal(&g);
-  /* Y = (X - mean) W for a d x l W: X W minus the row mean.W */
-#define XC_TIMES(W)                                                              \
-  do {                                                                           \
-    for (int64_t c = 0; c < l; c++) {                                            \
-      shift[c] = 0;                                                              \
-      for (int64_t j = 0; j < d; j++) shift[c] += mean[j] * (W)[j * l + c];      \
-    }                                                                            \
-    st = eq_mat_xw(X, (W), l, shift, Y);                                         \
-  } while (0)
-  /* Z = (X - mean)^T Y (d x l, reduced): X^T Y minus mean (1^T Y) */
-#define XC_T_TIMES_Y()                                                           \
-  do {                                                                           \
-    st = eq_mat_xtv(X, Y, l, Z);                                                 \
-    for (int64_t c = 0; c < l; c++) shift[c] = 0;                                \
-    for (int64_t i = 0; i < n; i++)                                              \
-      for (int64_t c = 0; c < l; c++) shift[c] += Y[i * l + c];                  \
-    for (int64_t j = 0; j < d; j++)                                              \
-      for (int64_t c = 0; c < l; c++) Z[j * l + c] -= mean[j] * shift[c];        \
-    if (!st) st = eq_mat_sum(X, Z, d * l);                                       \
-  } while (0)
-  if (!st) XC_TIMES(Om);
+  for (int64_t i = 0; i < d * l && !st; i++) Q[i] = eq_philox_normal(&g);
   for (int it = 0; it < iters && !st; it++) {
-    st = eq_dist_orth(X, Y, n, l);
-    if (!st) XC_T_TIMES_Y();
-    if (!st) {
-      /* orthonormalise Z (replicated) with the same eigen-based scheme */
-      eq_mat self = *X;
-      self.split = false;
-      self.comm = MPI_COMM_SELF;
-      st = eq_dist_orth(&self, Z, d, l);
-    }
-    if (!st) XC_TIMES(Z);
+    st = eq_sketch_gram_times(X, mean, Q, l, Z);
+    if (!st) st = eq_mat_sum(X, Z, d * l);
+    if (!st) st = eq_small_qr_q(X->op, Z, d, l);
+    if (!st) memcpy(Q, Z, (size_t)(d * l) * sizeof(double));
   }
-  if (!st) st = eq_dist_orth(X, Y, n, l);
-  if (!st) XC_T_TIMES_Y(); /* Z = B^T, d x l */
-#undef XC_TIMES
-#undef XC_T_TIMES_Y
+  if (!st) st = eq_sketch_range(X, mean, Q, l, Z, G, Y);
+  if (!st) st = eq_mat_sum(X, ZG, (d + l) * l);
+  if (!st) st = eq_gram_orth_factor(X->op, G, l, X->dt == EQ_F32 ? 1e-4 : 1e-12, F);
+  int saved = eq_algo_serial_begin();
   if (!st) {
-    for (int64_t c = 0; c < l; c++)
-      for (int64_t j = 0; j < d; j++) B[c * d + j] = Z[j * l + c];
+    /* B = F^T Z^T (l x d) */
+    cblas_dgemm(CblasRowMajor, CblasTrans, CblasTrans, (int)l, (int)d, (int)l, 1, F, (int)l, Z, (int)l, 0, B,
+                (int)d);
     st = eq_small_svd(X->op, B, l, d, Ub, S, Vt);
   }
-  eq_free(Om), eq_free(Y), eq_free(Z), eq_free(shift), eq_free(B), eq_free(Ub);
+  if (!st) {
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)l, (int)k, (int)l, 1, F, (int)l, Ub, (int)l, 0,
+                M, (int)k);
+  }
+  eq_algo_serial_end(saved);
+  if (!st) st = eq_sketch_absmax(X, Y, l, M, k, bv, sv);
+  st = eq_algo_agree(X->op, X->comm, st);
+  if (!st) st = agree_signs(X, bv, sv, Vt, k);
+  eq_free(Q), eq_free(ZG), eq_free(F), eq_free(M), eq_free(B), eq_free(Ub), eq_free(bv), eq_free(Y);
   return st;
 }
 
@@ -216,7 +221,7 @@ eq_status eq_pca_fit(eq_pca *m, eq_rows Xr) {
     st = m->params.solver == EQ_PCA_FULL           ? fit_full(&X, mean, S, Vt)
          : m->params.solver == EQ_PCA_HIERARCHICAL ? fit_hierarchical(&X, &m->params, mean, S, Vt)
                                                    : fit_randomized(&X, &m->params, mean, l, S, Vt);
-  if (!st) st = flip_signs(&X, mean, Vt, k);
+  if (!st && m->params.solver != EQ_PCA_RANDOMIZED) st = flip_signs(&X, mean, Vt, k);
   if (!st) {
     double total = 0, kept = 0;
     for (int64_t j = 0; j < d; j++) total += m2[j] / (double)(n - 1);

@@ -60,6 +60,42 @@ static void knn(int split, int qsplit, eq_dtype dt) {
   eq_tensor_free(X64), eq_tensor_free(Q64), eq_tensor_free(y);
 }
 
+/* Both row sets split (the query blocks travel around the ring of ranks)
+ * against the same queries replicated (every rank scans them all; the
+ * candidates are merged): the same neighbours, so bit-identical votes. The
+ * features are small integers, so many distances tie and the global index
+ * must break the ties alike; nq = 3 leaves empty query blocks at 4 ranks,
+ * and k = 9 exceeds some ranks' training blocks. */
+static void knn_ring_identical(eq_dtype dt, int64_t nq) {
+  int64_t n = 23, d = 5;
+  eq_tensor *X = eq_empty(dt, EQ_DIMS(n, d)), *Q = eq_empty(dt, EQ_DIMS(nq, d)), *y = eq_empty(EQ_I64, EQ_DIMS(n));
+  eq_philox g = eq_philox_init(3, 4);
+  for (int64_t i = 0; i < n * d; i++) eq_set_flat(X, i, (double)eq_philox_below(&g, 3));
+  for (int64_t i = 0; i < nq * d; i++) eq_set_flat(Q, i, (double)eq_philox_below(&g, 3));
+  for (int64_t i = 0; i < n; i++) eq_set_flat(y, i, (double)(i % 4));
+  for (int mt = 0; mt < 2; mt++) {
+    eq_knn_params p = eq_knn_defaults(9);
+    p.metric = mt ? EQ_KNN_COSINE : EQ_KNN_EUCLIDEAN;
+    p.weights = EQ_KNN_DISTANCE;
+    eq_knn *m = eq_knn_new(&p);
+    eq_tensor *ox, *oy, *oq;
+    CHECK(eq_knn_fit(m, rows_of(X, 1, &ox), rows_of(y, 1, &oy)) == EQ_OK);
+    eq_tensor *Pr = eq_knn_predict_proba(m, eq_rows_replicated(Q)), *Ps = eq_knn_predict_proba(m, rows_of(Q, 1, &oq));
+    CHECK(Pr && Ps);
+    if (Pr && Ps) {
+      int64_t s, c;
+      eq_rows_block(nq, g_rank, g_size, &s, &c);
+      CHECK(Ps->shape[0] == c);
+      for (int64_t i = 0; i < c * Ps->shape[1]; i++)
+        CHECK_MSG(eq_get_flat(Ps, i) == eq_get_flat(Pr, s * Ps->shape[1] + i), "ring proba %lld: %.17g vs %.17g",
+                  (long long)i, eq_get_flat(Ps, i), eq_get_flat(Pr, s * Ps->shape[1] + i));
+    }
+    eq_tensor_free(Pr), eq_tensor_free(Ps), eq_tensor_free(ox), eq_tensor_free(oy), eq_tensor_free(oq);
+    eq_knn_free(m);
+  }
+  eq_tensor_free(X), eq_tensor_free(Q), eq_tensor_free(y);
+}
+
 static void gnb(int split, eq_dtype dt) {
   eq_tensor *X64 = ref_load("knn_X"), *y = ref_load("knn_y"), *Q = ref_load("knn_Xq");
   eq_tensor *X = dt == EQ_F32 ? to_f32(X64) : X64;
@@ -107,6 +143,7 @@ int main(int argc, char **argv) {
   for (int split = 0; split <= 1; split++)
     for (int f = 0; f < 2; f++) {
       for (int qs = 0; qs <= 1; qs++) knn(split, qs, f ? EQ_F32 : EQ_F64);
+      knn_ring_identical(f ? EQ_F32 : EQ_F64, split ? 3 : 41);
       gnb(split, f ? EQ_F32 : EQ_F64);
     }
   return test_finish();
