@@ -134,6 +134,8 @@ int main(void) {
       {2, 8, 5, 5, 8, 2, 2},    /* padding 2: backward-data pads 0 */
       {1, 17, 4, 4, 33, 1, 1},  /* slab remainders */
       {2, 40, 9, 11, 24, 1, 0}, /* several lane groups */
+      {16, 8, 4, 4, 8, 1, 1},   /* whole 16 x 16 blocks for the lane rearrangement */
+      {17, 32, 5, 7, 8, 1, 1},  /* whole and partial blocks, a partial image group */
   };
   for (size_t i = 0; i < sizeof geos / sizeof *geos; i++) check_geometry(&geos[i], EQ_CONV_WINO_BLOCK_BYTES);
   /* Tiny budgets: blocks of the 64-tile minimum, so several blocks (and
