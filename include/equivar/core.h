@@ -105,16 +105,6 @@ uint64_t eq_philox_below(eq_philox *g, uint64_t n); /* uniform in [0, n), unbias
 double eq_now_seconds(void); /* monotonic clock */
 int eq_num_threads(void);    /* OpenMP threads equivar uses */
 void eq_set_num_threads(int n);
-/* Pins each OpenMP thread to its own CPU of the process's affinity mask,
- * once per process (later calls do nothing). Without it the OS moves
- * threads between cores in the middle of the kernels' worksharing loops;
- * on the 2-core reference machine that cost a fifth of a ResNet-18
- * training step. The nn kernels call it on their first use, so training
- * needs nothing. It does nothing when the user or launcher chose a binding
- * (OMP_PROC_BIND, OMP_PLACES or GOMP_CPU_AFFINITY set), when EQ_NO_BIND is
- * set, with one thread, or when the mask has fewer CPUs than threads (an
- * MPI rank bound to one core). */
-void eq_bind_threads(void);
 
 #ifdef __cplusplus
 }

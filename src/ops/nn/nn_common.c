@@ -8,7 +8,6 @@ static _Thread_local size_t ws_size;
 
 void *eq_nn_workspace(size_t bytes) {
   if (bytes <= ws_size) return ws_ptr;
-  eq_bind_threads(); /* first use: before the heavy kernels run */
   /* Grow geometrically so a model's varying layer sizes settle after a step. */
   size_t want = ws_size * 2 > bytes ? ws_size * 2 : bytes;
   void *p = eq_malloc(want);
