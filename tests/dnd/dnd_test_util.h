@@ -110,6 +110,20 @@ const char *__lsan_default_suppressions(void) {
 #define DND_TEST_BEGIN() (W = eq_comm_world())
 #endif
 
+/* max |X^T X - I| over the first k columns of the gathered n x r matrix X:
+ * how far its columns are from orthonormal. */
+static inline double dnd_orth_err(const eq_tensor *X, int64_t k) {
+  int64_t n = X->shape[0], r = X->shape[1];
+  double e = 0;
+  for (int64_t a = 0; a < k; a++)
+    for (int64_t b = 0; b < k; b++) {
+      double s = 0;
+      for (int64_t i = 0; i < n; i++) s += eq_get_flat(X, i * r + a) * eq_get_flat(X, i * r + b);
+      e = fmax(e, fabs(s - (a == b)));
+    }
+  return e;
+}
+
 /* Splits to try for an ndim-d array: NONE, 0, ..., ndim-1. */
 #define FOR_SPLITS(s, nd) for (int s = EQ_DND_NONE; s < (nd); s++)
 

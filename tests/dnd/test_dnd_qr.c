@@ -33,19 +33,7 @@ static double *load_ref(const char *name, int64_t want) {
   return data;
 }
 
-/* max |Q^T Q - I| and max |Q R - A| / max |A|, on gathered copies. */
-static double orth_err(const eq_tensor *q) {
-  int64_t m = q->shape[0], k = q->shape[1];
-  double e = 0;
-  for (int64_t i = 0; i < k; i++)
-    for (int64_t j = 0; j < k; j++) {
-      double s = 0;
-      for (int64_t t = 0; t < m; t++) s += eq_get_flat(q, t * k + i) * eq_get_flat(q, t * k + j);
-      e = fmax(e, fabs(s - (i == j)));
-    }
-  return e;
-}
-
+/* max |Q R - A| / max |A|, on gathered copies. */
 static double recon_err(const eq_tensor *q, const eq_tensor *r, const eq_tensor *a) {
   int64_t m = q->shape[0], k = q->shape[1], n = r->shape[1];
   double e = 0, amax = 0;
@@ -107,7 +95,7 @@ static void test_against_numpy(void) {
         check_dnd(name, r, rr, 1, eq_dnd_is_balanced(a), tol_of(d) * 10);
         eq_tensor *tq = eq_dnd_to_tensor(q), *tr = eq_dnd_to_tensor(r);
         if (tq && tr) {
-          double oe = orth_err(tq), re = recon_err(tq, tr, ra);
+          double oe = dnd_orth_err(tq, tq->shape[1]), re = recon_err(tq, tr, ra);
           CHECK_MSG(oe < (d == EQ_F64 ? 1e-13 : 1e-6), "%s: |Q^T Q - I| = %g", name, oe);
           CHECK_MSG(re < (d == EQ_F64 ? 1e-14 : 1e-6), "%s: |QR - A| / |A| = %g", name, re);
           CHECK_MSG(upper_nonneg(tr), "%s: R not upper triangular with diag >= 0", name);
@@ -150,7 +138,7 @@ static void test_ill_conditioned_and_edges(void) {
   CHECK(eq_dnd_qr(a, &q, &r) == EQ_OK);
   eq_tensor *tq = q ? eq_dnd_to_tensor(q) : NULL, *tr = r ? eq_dnd_to_tensor(r) : NULL;
   if (tq && tr) {
-    double oe = orth_err(tq), re = recon_err(tq, tr, h);
+    double oe = dnd_orth_err(tq, tq->shape[1]), re = recon_err(tq, tr, h);
     CHECK_MSG(oe < 1e-13, "Hilbert: |Q^T Q - I| = %g", oe);
     CHECK_MSG(re < 1e-14, "Hilbert: |QR - A| / |A| = %g", re);
     CHECK(upper_nonneg(tr));
