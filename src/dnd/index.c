@@ -259,6 +259,25 @@ static void unpack_entry(eq_tensor *t, int a, int64_t j, const char *src) {
   for (int64_t o = 0; o < outer; o++) memcpy(dst + o * cnt * inner * es, src + o * inner * es, (size_t)inner * es);
 }
 
+/* One all-to-all of whole entries (rows of `entry` elements): the counts
+ * and displacements, given in entries, scaled to elements. */
+static eq_status alltoallv_entries(const eq_comm *c, const void *send, const int64_t *sc, const int64_t *sd,
+                                   void *recv, const int64_t *rc, const int64_t *rd, int64_t entry, eq_dtype d,
+                                   const char *op) {
+  int P = c->size;
+  int64_t *w = malloc(sizeof(int64_t) * 4 * (size_t)P);
+  if (!w) return eq_error(EQ_ERR_MEMORY, "%s: out of memory", op);
+  for (int q = 0; q < P; q++) {
+    w[q] = sc[q] * entry;
+    w[P + q] = sd[q] * entry;
+    w[2 * P + q] = rc[q] * entry;
+    w[3 * P + q] = rd[q] * entry;
+  }
+  eq_status st = eq_comm_alltoallv(c, send, w, w + P, recv, w + 2 * P, w + 3 * P, d);
+  free(w);
+  return st;
+}
+
 static int owner_of(const eq_dnd *x, int64_t g) {
   int lo = 0, hi = x->comm->size - 1;
   while (lo < hi) {
@@ -399,19 +418,8 @@ eq_dnd *eq_dnd_take(const eq_dnd *x, int axis, const eq_dnd *indices) {
     if (!st && (!inreq || !rows_out || !rows_in)) st = eq_error(EQ_ERR_MEMORY, "eq_dnd_take: out of memory");
     if (!st) st = eq_comm_alltoallv(c, req, sc, sd, inreq, rc, rd, EQ_I64);
     for (int64_t i = 0; i < nin && !st; i++) pack_entry(x->local, a, inreq[i], rows_out + i * entry * es);
-    if (!st) {
-      /* Replies: the same counts scaled by the entry size, directions swapped. */
-      int64_t *w = malloc(sizeof(int64_t) * 4 * (size_t)P);
-      if (!w) st = eq_error(EQ_ERR_MEMORY, "eq_dnd_take: out of memory");
-      for (int q = 0; q < P && !st; q++) {
-        w[q] = rc[q] * entry;
-        w[P + q] = rd[q] * entry;
-        w[2 * P + q] = sc[q] * entry;
-        w[3 * P + q] = sd[q] * entry;
-      }
-      if (!st) st = eq_comm_alltoallv(c, rows_out, w, w + P, rows_in, w + 2 * P, w + 3 * P, x->dtype);
-      free(w);
-    }
+    /* Replies: directions swapped. */
+    if (!st) st = alltoallv_entries(c, rows_out, rc, rd, rows_in, sc, sd, entry, x->dtype, "eq_dnd_take");
     for (int64_t pos = 0; pos < n && !st; pos++) unpack_entry(r->local, a, order[pos], rows_in + pos * entry * es);
     free(inreq);
     free(rows_out);
@@ -510,18 +518,7 @@ eq_status eq_dnd_put(eq_dnd *x, const eq_dnd *indices, const eq_dnd *values) {
     char *inrows = malloc((size_t)(nin * entry) * es + 1);
     if (!st && (!inreq || !inrows)) st = eq_error(EQ_ERR_MEMORY, "eq_dnd_put: out of memory");
     if (!st) st = eq_comm_alltoallv(c, req, sc, sd, inreq, rc, rd, EQ_I64);
-    if (!st) {
-      int64_t *w2 = malloc(sizeof(int64_t) * 4 * (size_t)P);
-      if (!w2) st = eq_error(EQ_ERR_MEMORY, "eq_dnd_put: out of memory");
-      for (int q = 0; q < P && !st; q++) {
-        w2[q] = sc[q] * entry;
-        w2[P + q] = sd[q] * entry;
-        w2[2 * P + q] = rc[q] * entry;
-        w2[3 * P + q] = rd[q] * entry;
-      }
-      if (!st) st = eq_comm_alltoallv(c, rows, w2, w2 + P, inrows, w2 + 2 * P, w2 + 3 * P, x->dtype);
-      free(w2);
-    }
+    if (!st) st = alltoallv_entries(c, rows, sc, sd, inrows, rc, rd, entry, x->dtype, "eq_dnd_put");
     /* In rank order then request order: the last assignment to an index wins, as in NumPy. */
     for (int64_t i = 0; i < nin && !st; i++)
       memcpy((char *)eq_data_ptr(x->local) + inreq[i] * entry * es, inrows + i * entry * es, (size_t)entry * es);

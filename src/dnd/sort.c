@@ -152,7 +152,6 @@ static eq_status sort_1d_split(const eq_dnd *x, bool desc, eq_dnd **vals, eq_dnd
   const eq_comm *c = x->comm;
   int P = c->size, me = c->rank;
   int64_t n = x->local->shape[0], off = x->offsets[me];
-  int (*cmp)(const void *, const void *) = cmp_rec;
   rec *r = malloc(sizeof(rec) * (size_t)(n + 1));
   rec *samples = malloc(sizeof(rec) * (size_t)(P * P + 1)), *mine = malloc(sizeof(rec) * (size_t)P);
   int64_t *v = calloc((size_t)4 * P, sizeof(int64_t));
@@ -160,7 +159,7 @@ static eq_status sort_1d_split(const eq_dnd *x, bool desc, eq_dnd **vals, eq_dnd
   eq_status st = r && samples && mine && v ? EQ_OK : eq_error(EQ_ERR_MEMORY, "eq_dnd_sort: out of memory");
   if (!st) {
     for (int64_t j = 0; j < n; j++) r[j] = (rec){key_of(x->local, j, desc), off + j};
-    qsort(r, (size_t)n, sizeof(rec), cmp);
+    qsort(r, (size_t)n, sizeof(rec), cmp_rec);
     /* Regular sampling: P candidates per rank (an empty block sends
      * sentinels that sort after every record). */
     for (int k = 0; k < P; k++) {
@@ -170,12 +169,12 @@ static eq_status sort_1d_split(const eq_dnd *x, bool desc, eq_dnd **vals, eq_dnd
     st = eq_comm_allgather(c, mine, samples, 2 * P, EQ_I64); /* 16-byte records as int64 pairs */
   }
   if (!st) {
-    qsort(samples, (size_t)P * P, sizeof(rec), cmp);
+    qsort(samples, (size_t)P * P, sizeof(rec), cmp_rec);
     /* Splitter k (k = 1..P-1) = sample k * P; destination of a record = number of splitters <= it. */
     int64_t *sc = v, *sd = v + P, *rc = v + 2 * P, *rd = v + 3 * P;
     int q = 0;
     for (int64_t j = 0; j < n; j++) {
-      while (q < P - 1 && cmp(&r[j], &samples[(q + 1) * P]) >= 0) q++;
+      while (q < P - 1 && cmp_rec(&r[j], &samples[(q + 1) * P]) >= 0) q++;
       sc[q]++;
     }
     for (int k = 1; k < P; k++) sd[k] = sd[k - 1] + sc[k - 1];
@@ -200,7 +199,7 @@ static eq_status sort_1d_split(const eq_dnd *x, bool desc, eq_dnd **vals, eq_dnd
       st = eq_comm_alltoallv(c, r, sc, sd, in, rc, rd, EQ_I64);
     }
     if (!st) {
-      qsort(in, (size_t)total, sizeof(rec), cmp);
+      qsort(in, (size_t)total, sizeof(rec), cmp_rec);
       int64_t *counts = malloc(sizeof(int64_t) * (size_t)P);
       if (!counts || eq_comm_allgather(c, &total, counts, 1, EQ_I64)) {
         st = counts ? eq_error_code() : eq_error(EQ_ERR_MEMORY, "eq_dnd_sort: out of memory");
@@ -380,10 +379,9 @@ eq_status eq_dnd_topk(const eq_dnd *x, int64_t k, bool largest, eq_dnd **values,
   int P = split ? c->size : 1;
   rec *r = malloc(sizeof(rec) * (size_t)(n + 1)), *cand = malloc(sizeof(rec) * (size_t)(P * k + 1));
   eq_status st = r && cand ? EQ_OK : eq_error(EQ_ERR_MEMORY, "eq_dnd_topk: out of memory");
-  int (*cmp)(const void *, const void *) = cmp_rec;
   if (!st) {
     for (int64_t j = 0; j < n; j++) r[j] = (rec){key_of(x->local, j, largest), off + j};
-    qsort(r, (size_t)n, sizeof(rec), cmp);
+    qsort(r, (size_t)n, sizeof(rec), cmp_rec);
     /* k local candidates (padded with sentinels that sort last), gathered. */
     rec *mine = malloc(sizeof(rec) * (size_t)(k + 1));
     if (!mine) st = eq_error(EQ_ERR_MEMORY, "eq_dnd_topk: out of memory");
@@ -393,7 +391,7 @@ eq_status eq_dnd_topk(const eq_dnd *x, int64_t k, bool largest, eq_dnd **values,
     free(mine);
   }
   if (!st) {
-    qsort(cand, (size_t)(P * k), sizeof(rec), cmp);
+    qsort(cand, (size_t)(P * k), sizeof(rec), cmp_rec);
     *values = dnd_new(x->dtype, 1, &k, EQ_DND_NONE, NULL, c);
     *indices = dnd_new(EQ_I64, 1, &k, EQ_DND_NONE, NULL, c);
     if (!*values || !*indices) st = eq_error_code();
