@@ -44,7 +44,7 @@ typedef struct wino_plan {
   int64_t slab, nslabs, tb;                 /* output channels per slab, tiles per block */
   bool shared_u;                            /* weights transformed once for all blocks */
   int64_t xt_elems, dyt_elems;              /* the maps rearranged for the lanes */
-  int64_t v_elems, u_elems, m_elems, extra; /* buffer sizes, elements */
+  int64_t v_elems, u_elems, m_elems;        /* buffer sizes, elements */
   size_t bytes;
 } wino_plan;
 
@@ -60,8 +60,6 @@ bool eq_conv_winograd_applies(const eq_conv_geom *g) {
   return g->kh == 3 && g->kw == 3 && g->sh == 1 && g->sw == 1 && g->dh == 1 && g->dw == 1 && g->groups == 1 &&
          g->ph <= 2 && g->pw <= 2 && (eq_conv_algo == EQ_CONV_WINOGRAD || wide) && g->Ho * g->Wo >= 4;
 }
-
-static int64_t round_up(int64_t v, int64_t q) { return (v + q - 1) / q * q; }
 
 /* kind: 0 forward, 1 backward-data, 2 backward-weight (as conv_kernels.c). */
 static wino_plan wino_plan_for(const eq_conv_geom *g, int kind, size_t elem) {
@@ -104,27 +102,29 @@ static wino_plan wino_plan_for(const eq_conv_geom *g, int kind, size_t elem) {
   int64_t per_tile = a2 * (kind == 2 ? g->C + g->Co : cin);
   int64_t tb = (int64_t)(eq_conv_wino_block_bytes / elem) / per_tile / VL * VL;
   if (tb < EQ_WINO_MIN_BLOCK) tb = EQ_WINO_MIN_BLOCK;
-  p.tb = tb >= mp->ntiles ? mp->ntiles : tb;
-  int64_t ld = round_up(p.tb, VL);
+  p.tb = tb >= mp->ntiles ? mp->ntiles : tb; /* both multiples of VL: no padding */
   const int64_t n_lanes = (g->N + VL - 1) / VL * VL;
   p.xt_elems = n_lanes * cin * mp->H * mp->W;
-  if (kind == 2) p.dyt_elems = n_lanes * g->Co * g->Ho * g->Wo;
+  int64_t total;
   if (kind == 2) {
-    p.v_elems = a2 * g->C * ld;
-    p.m_elems = a2 * g->Co * ld; /* the transformed output gradient */
-    bool one_block = p.tb >= mp->ntiles;
+    p.dyt_elems = n_lanes * g->Co * g->Ho * g->Wo;
+    p.v_elems = a2 * g->C * p.tb;
+    p.m_elems = a2 * g->Co * p.tb; /* the transformed output gradient */
     p.u_elems = a2 * p.slab * g->C;
-    p.extra = one_block ? p.threads * p.u_elems : a2 * g->Co * g->C;
-    p.bytes = (size_t)(p.xt_elems + p.dyt_elems + p.v_elems + p.m_elems + p.extra) * elem + 64;
+    /* weight-gradient accumulators: per thread slab by slab with one block,
+     * all of them across blocks */
+    int64_t acc = p.tb >= mp->ntiles ? p.threads * p.u_elems : a2 * g->Co * g->C;
+    total = p.xt_elems + p.dyt_elems + p.v_elems + p.m_elems + acc;
   } else {
-    p.v_elems = a2 * cin * ld;
-    p.m_elems = a2 * p.slab * ld;
+    p.v_elems = a2 * cin * p.tb;
+    p.m_elems = a2 * p.slab * p.tb;
     /* Several blocks: transform the weights once, up front, rather than
      * once per block (slab s at s * a2 * slab * cin). */
     p.shared_u = p.tb < mp->ntiles;
     p.u_elems = p.shared_u ? a2 * p.slab * p.nslabs * cin : a2 * p.slab * cin;
-    p.bytes = (size_t)(p.xt_elems + p.v_elems + (p.shared_u ? p.u_elems : p.threads * p.u_elems) + p.threads * p.m_elems) * elem + 64;
+    total = p.xt_elems + p.v_elems + (p.shared_u ? p.u_elems : p.threads * p.u_elems) + p.threads * p.m_elems;
   }
+  p.bytes = (size_t)total * elem + 64;
   return p;
 }
 
