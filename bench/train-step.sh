@@ -6,7 +6,8 @@
 # side by side. One line per case:
 #   case=<name> ranks=1 equivar=<img/s> peer=<img/s> unit=img/s ratio=<equivar/peer>
 # plus a comment line with GFLOP/s (3x the forward MACs x 2) and % of the
-# 227 GFLOP/s 2-core fp32 peak. Env: EQ_BUILD, STEPS (5), WARMUP (2), THREADS (2).
+# fp32 FMA peak that build/bench/fma_peak measures on the same threads in the
+# same run. Env: EQ_BUILD, STEPS (5), WARMUP (2), THREADS (2).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 build=${EQ_BUILD:-$here/../build}
@@ -15,6 +16,9 @@ warmup=${WARMUP:-2}
 threads=${THREADS:-2}
 driver=$build/bench/train_step
 [ -x "$driver" ] || { echo "train-step: $driver not built (cmake --build $build)" >&2; exit 1; }
+peak=$(OMP_NUM_THREADS=$threads "$build/bench/fma_peak" | sed -n 's/.*peak_gflops=\([^ ]*\).*/\1/p')
+[ -n "$peak" ] || { echo "train-step: $build/bench/fma_peak gave no peak" >&2; exit 1; }
+echo "# fp32 FMA peak on $threads threads, measured now: $peak GFLOP/s"
 # Forward GMAC per image at 64 px (peers.md): ResNet-18 0.148, ViT-Tiny 0.185.
 declare -A gmac=([resnet18]=0.148 [vit-tiny]=0.185)
 field() { sed -n "s/.*$1=\([^ ]*\).*/\1/p"; }
@@ -29,8 +33,8 @@ for model in resnet18 vit-tiny; do
   ratio=NA
   [ "$peer" != NA ] && ratio=$(awk -v a="$eq" -v b="$peer" 'BEGIN { printf "%.2f", a / b }')
   echo "case=train_step_$model ranks=1 equivar=$eq peer=$peer unit=img/s ratio=$ratio"
-  awk -v v="$eq" -v p="$peer" -v g="${gmac[$model]}" 'BEGIN {
-    f = v * 6 * g; printf "# %s: equivar %.1f GFLOP/s (%.0f%% of 227)", "'"$model"'", f, 100 * f / 227
-    if (p != "NA") { q = p * 6 * g; printf ", peer %.1f GFLOP/s (%.0f%%)", q, 100 * q / 227 }
+  awk -v v="$eq" -v p="$peer" -v g="${gmac[$model]}" -v peak="$peak" 'BEGIN {
+    f = v * 6 * g; printf "# %s: equivar %.1f GFLOP/s (%.0f%% of peak)", "'"$model"'", f, 100 * f / peak
+    if (p != "NA") { q = p * 6 * g; printf ", peer %.1f GFLOP/s (%.0f%%)", q, 100 * q / peak }
     printf "\n" }'
 done
