@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "equivar/optim.h"
+#include "ops/nn/conv_geom.h"
 
 static int cmp(const void *a, const void *b) {
   double x = *(const double *)a, y = *(const double *)b;
@@ -27,6 +28,7 @@ int main(int argc, char **argv) {
     fprintf(stderr, "train_step: bad batch/steps/warmup\n");
     return 2;
   }
+  if (getenv("EQ_WINO_BLOCK_BYTES")) eq_conv_wino_block_bytes = (size_t)atol(getenv("EQ_WINO_BLOCK_BYTES"));
   const int size = 64, classes = 128;
   eq_backbone *m;
   if (!strcmp(argv[1], "resnet18")) {

@@ -105,6 +105,14 @@ uint64_t eq_philox_below(eq_philox *g, uint64_t n); /* uniform in [0, n), unbias
 double eq_now_seconds(void); /* monotonic clock */
 int eq_num_threads(void);    /* OpenMP threads equivar uses */
 void eq_set_num_threads(int n);
+/* The BLAS kernel family in use, as OpenBLAS names it ("Cooperlake",
+ * "Haswell", ...). */
+const char *eq_blas_kernels(void);
+/* NULL, or a one-line explanation when the environment's OPENBLAS_CORETYPE
+ * keeps OpenBLAS off the AVX-512 kernels this CPU could run (about half the
+ * matrix-product speed on AMD Zen 5). equivar never overrides the variable.
+ * The text lives in a static buffer. */
+const char *eq_blas_kernel_advice(void);
 
 #ifdef __cplusplus
 }

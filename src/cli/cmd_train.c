@@ -223,6 +223,8 @@ static int run(train_opts *o) {
   if (!o->wd_set) o->weight_decay = kind == EQ_OPTIM_ADAMW ? 0.05 : 5e-4;
   if (o->warmup < 0) o->warmup = o->steps / 10;
   if (o->threads > 0) eq_set_num_threads((int)o->threads);
+  const char *blas_advice = eq_blas_kernel_advice();
+  if (blas_advice) fprintf(stderr, "equivar train: note: %s\n", blas_advice);
 
   eq_backbone *m = eq_backbone_new(o->model, (int)o->size, (int)o->patch, (int)o->width, (int)o->classes, (uint64_t)o->seed);
   if (!m) return fail("cannot build the model");
