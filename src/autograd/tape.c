@@ -189,9 +189,16 @@ eq_tensor *eq_sum_to_shape(const eq_tensor *g, int ndim, const int64_t *shape) {
 
 eq_status eq_grad_accumulate(eq_tensor *t, const eq_tensor *g) {
   if (!t->requires_grad) return EQ_OK;
+  if (eq_same_shape(t, g)) {
+    /* The first gradient to arrive is copied, not added to zeros: one pass
+     * over the buffer instead of two (residual adds, views). */
+    bool fresh;
+    eq_tensor *buf = eq_grad_buffer_uninit(t, &fresh);
+    if (!buf) return eq_error_code();
+    return fresh ? eq_copy_(buf, g) : eq_accumulate_(buf, g);
+  }
   eq_tensor *buf = eq_grad_buffer(t);
   if (!buf) return eq_error_code();
-  if (eq_same_shape(t, g)) return eq_accumulate_(buf, g);
   eq_tensor *reduced = eq_sum_to_shape(g, t->ndim, t->shape);
   if (!reduced) return eq_error_code();
   eq_status st = eq_accumulate_(buf, reduced);

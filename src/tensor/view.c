@@ -142,7 +142,10 @@ static eq_status view_backward(eq_node *node) {
   eq_tensor *in = node->inputs[0], *gout = node->out->grad;
   int kind = (int)node->i[0];
   if (kind == VIEW_EXPAND || kind == VIEW_IDENTITY) return eq_grad_accumulate(in, gout);
-  eq_tensor *gin = eq_grad_buffer(in);
+  /* A reshape or permute covers all of its input: a fresh gradient buffer
+   * is then written by a copy, with no zeroing first. */
+  bool covers = kind == VIEW_RESHAPE || kind == VIEW_PERMUTE, fresh = false;
+  eq_tensor *gin = covers ? eq_grad_buffer_uninit(in, &fresh) : eq_grad_buffer(in);
   if (!gin) return eq_error_code();
   eq_tensor *alias = NULL;
   switch (kind) {
@@ -165,7 +168,7 @@ static eq_status view_backward(eq_node *node) {
   }
   if (!alias) return eq_error_code();
   /* alias has out's shape and points into in->grad. */
-  eq_status st = eq_accumulate_(alias, gout);
+  eq_status st = fresh ? eq_copy_(alias, gout) : eq_accumulate_(alias, gout);
   eq_tensor_free(alias);
   return st;
 }
