@@ -63,7 +63,7 @@ static int64_t att_block(int64_t Lk) {
 
 #define T float
 #define SFX _f32
-#define GEMM eq_nn_gemm_f32
+#define GEMM eq_nn_small_gemm_f32
 #define EXP fast_expf
 #include "ops/nn/attention_kernels.inc"
 #undef T

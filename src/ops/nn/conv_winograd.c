@@ -133,35 +133,9 @@ size_t eq_conv_wino_workspace_bytes(const eq_conv_geom *g, int kind, size_t elem
 }
 
 #if defined(__AVX512F__)
-#include <immintrin.h>
-/* dst[p][l] = src[l * ld + p] for a 16 x 16 float block: the rearrangement
- * into lanes, in registers (16 rows in, 64 shuffles, 16 rows out) instead of
- * 256 scalar moves. */
-static inline void transpose16_f32(const float *src, int64_t ld, float *dst) {
-  __m512 r[16], t[16];
-  for (int i = 0; i < 16; i++) r[i] = _mm512_loadu_ps(src + i * ld);
-  for (int i = 0; i < 16; i += 2) { /* interleave pairs of rows */
-    t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
-    t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
-  }
-  for (int i = 0; i < 16; i += 4) { /* 4 x 4 blocks within each 128-bit lane */
-    r[i] = _mm512_shuffle_ps(t[i], t[i + 2], 0x44);
-    r[i + 1] = _mm512_shuffle_ps(t[i], t[i + 2], 0xEE);
-    r[i + 2] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0x44);
-    r[i + 3] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
-  }
-  for (int i = 0; i < 4; i++) { /* then the 128-bit lanes */
-    t[i] = _mm512_shuffle_f32x4(r[i], r[i + 4], 0x88);
-    t[i + 4] = _mm512_shuffle_f32x4(r[i], r[i + 4], 0xDD);
-    t[i + 8] = _mm512_shuffle_f32x4(r[i + 8], r[i + 12], 0x88);
-    t[i + 12] = _mm512_shuffle_f32x4(r[i + 8], r[i + 12], 0xDD);
-  }
-  for (int i = 0; i < 8; i++) {
-    r[i] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0x88);
-    r[i + 8] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0xDD);
-  }
-  for (int i = 0; i < 16; i++) _mm512_storeu_ps(dst + i * 16, r[i]);
-}
+#include "ops/nn/simd_transpose.h"
+/* The rearrangement into lanes, in registers. */
+static inline void transpose16_f32(const float *src, int64_t ld, float *dst) { eq_transpose16_f32(src, ld, dst, 16); }
 #define WINO_TRANSPOSE16 transpose16_f32
 #endif
 

@@ -76,5 +76,11 @@ static inline void eq_nn_gemm_f64(bool ta, bool tb, int64_t m, int64_t n, int64_
   cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)m, (int)n, (int)k,
               alpha, a, (int)lda, b, (int)ldb, beta, c, (int)ldc);
 }
+/* eq_nn_gemm_f32 for small products (attention's per-head GEMMs): AVX-512
+ * register tiles without OpenBLAS's per-call costs; falls back to
+ * cblas_sgemm when m > 1024, when a transposed B exceeds 16384 floats, or
+ * without AVX-512 (src/ops/nn/small_gemm.c). */
+void eq_nn_small_gemm_f32(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda,
+                          const float *b, int64_t ldb, float beta, float *c, int64_t ldc);
 
 #endif

@@ -1,0 +1,78 @@
+/* eq_nn_small_gemm_f32 (attention's per-head products) against a float64
+ * reference: every transpose combination, beta 0 (C holds NaN that must not
+ * be read) and beta != 0, padded leading dimensions, and sizes around the
+ * 16-lane vectors and 6-row tiles (1, 5, 6, 7, 15, 16, 17, 64, 65). */
+#include <math.h>
+#include <string.h>
+
+#include "eq_test.h"
+#include "ops/nn/nn_common.h"
+
+static float value(uint64_t i) { /* deterministic values in [-1, 1) */
+  i = i * 6364136223846793005ull + 1442695040888963407ull;
+  return (float)((i >> 40) & 0xFFFF) / 32768.0f - 1.0f;
+}
+
+/* Returns the worst |c - ref| / (sum |a||b| + |beta c0|) over C. */
+static double check_case(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, float beta) {
+  int64_t lda = (ta ? m : k) + 3, ldb = (tb ? k : n) + 5, ldc = n + 2;
+  int64_t arows = ta ? k : m, brows = tb ? n : k;
+  float *a = malloc(sizeof(float) * (size_t)(arows * lda)), *b = malloc(sizeof(float) * (size_t)(brows * ldb));
+  float *c = malloc(sizeof(float) * (size_t)(m * ldc)), *c0 = malloc(sizeof(float) * (size_t)(m * ldc));
+  for (int64_t i = 0; i < arows * lda; i++) a[i] = value((uint64_t)i);
+  for (int64_t i = 0; i < brows * ldb; i++) b[i] = value((uint64_t)i + 1000003);
+  for (int64_t i = 0; i < m * ldc; i++) c0[i] = beta != 0 ? value((uint64_t)i + 7777) : NAN;
+  memcpy(c, c0, sizeof(float) * (size_t)(m * ldc));
+  eq_nn_small_gemm_f32(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  double worst = 0;
+  for (int64_t i = 0; i < m; i++) {
+    for (int64_t j = 0; j < n; j++) {
+      double ref = 0, scale = 0;
+      for (int64_t kk = 0; kk < k; kk++) {
+        double x = ta ? a[kk * lda + i] : a[i * lda + kk], y = tb ? b[j * ldb + kk] : b[kk * ldb + j];
+        ref += x * y;
+        scale += fabs(x * y);
+      }
+      ref *= alpha;
+      scale = fabs(alpha) * scale + 1e-30;
+      if (beta != 0) {
+        ref += beta * (double)c0[i * ldc + j];
+        scale += fabs(beta * (double)c0[i * ldc + j]);
+      }
+      double err = fabs((double)c[i * ldc + j] - ref) / scale;
+      if (!(err <= worst)) worst = err; /* NaN shows as the worst */
+    }
+    /* the padding past n is untouched */
+    for (int64_t j = n; j < ldc; j++) {
+      float want = c0[i * ldc + j], got = c[i * ldc + j];
+      if (!(got == want || (isnan(got) && isnan(want)))) worst = INFINITY;
+    }
+  }
+  free(a);
+  free(b);
+  free(c);
+  free(c0);
+  return worst;
+}
+
+int main(void) {
+  const int64_t sizes[] = {1, 5, 6, 7, 15, 16, 17, 64, 65};
+  const int ns = (int)(sizeof sizes / sizeof *sizes);
+  for (int t = 0; t < 4; t++) {
+    bool ta = t & 1, tb = t & 2;
+    for (int im = 0; im < ns; im++)
+      for (int in = 0; in < ns; in++)
+        for (int ik = 0; ik < ns; ik += 2) {
+          int64_t m = sizes[im], n = sizes[in], k = sizes[ik];
+          float beta = (im + in) % 2 ? 0.0f : 0.5f;
+          double err = check_case(ta, tb, m, n, k, 0.125f, beta);
+          CHECK_MSG(err < 1e-6, "ta %d tb %d m %lld n %lld k %lld beta %g: relative error %g", ta, tb, (long long)m,
+                    (long long)n, (long long)k, beta, err);
+        }
+  }
+  /* Past the stack buffer for a transposed B (n k > 16384) and past 1024
+   * rows, the cblas fallback answers. */
+  CHECK(check_case(false, true, 9, 200, 100, 1.0f, 0.0f) < 1e-6);
+  CHECK(check_case(true, false, 1100, 20, 3, 1.0f, 1.0f) < 1e-6);
+  return EQ_TEST_SUMMARY();
+}
