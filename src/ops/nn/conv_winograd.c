@@ -22,8 +22,8 @@ int eq_conv_algo = EQ_CONV_AUTO;
 
 /* Lanes a transform processes at once: one AVX-512 register of floats. */
 #define VL 16
-/* Extra elements between the transform positions' planes of V, M and the
- * transformed output gradient. Unpadded, a plane is C x (tiles per block)
+/* Extra elements between the transform positions' planes of V, M, U, the
+ * transformed output gradient and the weight-gradient sums. Unpadded, a plane is C x (tiles per block)
  * elements, often a multiple of 4 KB (64 channels x 224 tiles x 4 bytes =
  * 14 x 4 KB), so a tile group's 36 position vectors all fall in one L1 set
  * (12 ways) and evict each other on every transform. */
@@ -116,10 +116,10 @@ static wino_plan wino_plan_for(const eq_conv_geom *g, int kind, size_t elem) {
     p.dyt_elems = n_lanes * g->Co * g->Ho * g->Wo;
     p.v_elems = a2 * (g->C * p.tb + WINO_XI_PAD);
     p.m_elems = a2 * (g->Co * p.tb + WINO_XI_PAD); /* the transformed output gradient */
-    p.u_elems = a2 * p.slab * g->C;
+    p.u_elems = a2 * (p.slab * g->C + WINO_XI_PAD);
     /* weight-gradient accumulators: per thread slab by slab with one block,
      * all of them across blocks */
-    int64_t acc = p.tb >= mp->ntiles ? p.threads * p.u_elems : a2 * g->Co * g->C;
+    int64_t acc = p.tb >= mp->ntiles ? p.threads * p.u_elems : a2 * (g->Co * g->C + WINO_XI_PAD);
     total = p.xt_elems + p.dyt_elems + p.v_elems + p.m_elems + acc;
   } else {
     p.v_elems = a2 * (cin * p.tb + WINO_XI_PAD);
@@ -127,7 +127,7 @@ static wino_plan wino_plan_for(const eq_conv_geom *g, int kind, size_t elem) {
     /* Several blocks: transform the weights once, up front, rather than
      * once per block (slab s at s * a2 * slab * cin). */
     p.shared_u = p.tb < mp->ntiles;
-    p.u_elems = p.shared_u ? a2 * p.slab * p.nslabs * cin : a2 * p.slab * cin;
+    p.u_elems = a2 * (p.slab * cin + WINO_XI_PAD) * (p.shared_u ? p.nslabs : 1);
     total = p.xt_elems + p.v_elems + (p.shared_u ? p.u_elems : p.threads * p.u_elems) + p.threads * p.m_elems;
   }
   p.bytes = (size_t)total * elem + 64;
