@@ -76,7 +76,8 @@ static void max_fwd_f32_avx512(const pool_geom *g, const float *x, float *y, int
                                   : _mm512_permutex2var_ps(_mm512_loadu_ps(r + j), even, _mm512_loadu_ps(r + j + 16));
             __mmask16 take = _mm512_cmp_ps_mask(v, best, _CMP_GT_OQ) | _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
             best = _mm512_mask_mov_ps(best, take, v);
-            bi = _mm512_mask_mov_epi32(bi, take, _mm512_add_epi32(row, _mm512_add_epi32(w0, _mm512_set1_epi32((int32_t)j))));
+            __m512i at = _mm512_add_epi32(row, _mm512_add_epi32(w0, _mm512_set1_epi32((int32_t)j)));
+            bi = _mm512_mask_mov_epi32(bi, take, at);
           }
         }
         /* full blocks store whole vectors; the last one stores lane by lane */

@@ -63,9 +63,10 @@ static void edge_column(int64_t m, int64_t k, float alpha, const float *a, int64
       __m512 acc = _mm512_setzero_ps();
       int64_t kk = 0;
       for (; kk + VEC <= k; kk += VEC) acc = _mm512_fmadd_ps(_mm512_loadu_ps(ai + kk), _mm512_loadu_ps(bcol + kk), acc);
-      __mmask16 rest = (__mmask16)((1u << (k - kk)) - 1);
-      acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(rest, ai + kk), _mm512_maskz_loadu_ps(rest, bcol + kk), acc);
       dot = _mm512_reduce_add_ps(acc);
+      /* the tail element by element: masked loads with lanes off take a
+       * slow microcode path on this CPU */
+      for (; kk < k; kk++) dot += ai[kk] * bcol[kk];
     } else {
       dot = 0;
       for (int64_t kk = 0; kk < k; kk++) dot += ai[kk * acs] * bcol[kk];
