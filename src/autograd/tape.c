@@ -195,7 +195,10 @@ eq_status eq_grad_accumulate(eq_tensor *t, const eq_tensor *g) {
     bool fresh;
     eq_tensor *buf = eq_grad_buffer_uninit(t, &fresh);
     if (!buf) return eq_error_code();
-    return fresh ? eq_copy_(buf, g) : eq_accumulate_(buf, g);
+    if (!fresh) return eq_accumulate_(buf, g);
+    eq_status st = eq_copy_(buf, g);
+    if (st) memset(eq_data_ptr(buf), 0, (size_t)eq_numel(buf) * eq_dtype_size(buf->dtype)); /* never undefined */
+    return st;
   }
   eq_tensor *buf = eq_grad_buffer(t);
   if (!buf) return eq_error_code();

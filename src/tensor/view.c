@@ -166,10 +166,10 @@ static eq_status view_backward(eq_node *node) {
   case VIEW_SLICE: alias = slice_raw(gin, (int)node->i[1], node->i[2], node->i[3], node->i[4]); break;
   case VIEW_SELECT: alias = select_raw(gin, (int)node->i[1], node->i[2]); break;
   }
-  if (!alias) return eq_error_code();
   /* alias has out's shape and points into in->grad. */
-  eq_status st = fresh ? eq_copy_(alias, gout) : eq_accumulate_(alias, gout);
+  eq_status st = !alias ? eq_error_code() : fresh ? eq_copy_(alias, gout) : eq_accumulate_(alias, gout);
   eq_tensor_free(alias);
+  if (st && fresh) memset(eq_data_ptr(gin), 0, (size_t)eq_numel(gin) * eq_dtype_size(gin->dtype)); /* never undefined */
   return st;
 }
 
