@@ -141,8 +141,7 @@ size_t eq_conv_wino_workspace_bytes(const eq_conv_geom *g, int kind, size_t elem
 #if defined(__AVX512F__)
 #include "ops/nn/simd_transpose.h"
 /* The rearrangement into lanes, in registers. */
-static inline void transpose16_f32(const float *src, int64_t ld, float *dst) { eq_transpose16_f32(src, ld, dst, 16); }
-#define WINO_TRANSPOSE16 transpose16_f32
+#define WINO_TRANSPOSE16(src, ld, dst) eq_transpose16_f32(src, ld, dst, 16)
 #endif
 
 #define T float

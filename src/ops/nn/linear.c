@@ -11,6 +11,13 @@ static void gemm(eq_dtype dt, bool ta, bool tb, int64_t m, int64_t n, int64_t k,
     eq_nn_gemm_f64(ta, tb, m, n, k, 1.0, a, lda, b, ldb, beta, c, ldc);
 }
 
+/* Threads to split a product of m rows over: all of them when each gets at
+ * least 512 rows, else 1 (OpenBLAS threads it then). */
+static int row_split_threads(int64_t m) {
+  int threads = omp_get_max_threads();
+  return threads >= 2 && m >= 512 * (int64_t)threads ? threads : 1;
+}
+
 /* C = A op(B) (+ beta C) with the rows of A and C split evenly over the
  * threads, one single-threaded GEMM each (BLAS runs single-threaded inside
  * our parallel region): for these tall products that avoids OpenBLAS's
@@ -18,8 +25,8 @@ static void gemm(eq_dtype dt, bool ta, bool tb, int64_t m, int64_t n, int64_t k,
  * ViT step. */
 static void gemm_rows(eq_dtype dt, bool tb, int64_t m, int64_t n, int64_t k, const void *a, int64_t lda,
                       const void *b, int64_t ldb, double beta, void *c, int64_t ldc) {
-  int threads = omp_get_max_threads();
-  if (threads < 2 || m < 512 * (int64_t)threads) {
+  int threads = row_split_threads(m);
+  if (threads == 1) {
     gemm(dt, false, tb, m, n, k, a, lda, b, ldb, beta, c, ldc);
     return;
   }
@@ -38,8 +45,8 @@ static void gemm_rows(eq_dtype dt, bool tb, int64_t m, int64_t n, int64_t k, con
  * The same motive as gemm_rows. */
 static eq_status gemm_weight_grad(eq_dtype dt, int64_t out, int64_t in, int64_t m, const void *dy, const void *x,
                                   bool fresh, void *dw) {
-  int threads = omp_get_max_threads();
-  if (threads < 2 || m < 512 * (int64_t)threads) {
+  int threads = row_split_threads(m);
+  if (threads == 1) {
     gemm(dt, true, false, out, in, m, dy, out, x, in, !fresh, dw, in);
     return EQ_OK;
   }
