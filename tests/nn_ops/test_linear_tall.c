@@ -1,7 +1,8 @@
 /* eq_linear on tall inputs (m >= 512 rows per thread), where the forward,
  * dX and dW products are split over the threads by rows (ops/nn/linear.c),
  * against float64 loops: float64 and float32, a fresh and an accumulating
- * backward, and m not a multiple of the thread count. ctest runs it with
+ * backward, with and without a bias, and m not a multiple of the thread
+ * count. ctest runs it with
  * 2 threads; it sets 3 as well so the split is uneven. */
 #include <math.h>
 #include <omp.h>
@@ -31,7 +32,7 @@ static double worst_rel(const eq_tensor *got, const double *want, int64_t n) {
   return worst;
 }
 
-static void check_case(eq_dtype dt, int64_t m, int64_t in, int64_t out, int threads) {
+static void check_case(eq_dtype dt, int64_t m, int64_t in, int64_t out, bool with_bias, int threads) {
   omp_set_num_threads(threads);
   double tol = dt == EQ_F64 ? 1e-12 : 2e-5;
   eq_tensor *x = filled(dt, EQ_DIMS(m, in), 1), *w = filled(dt, EQ_DIMS(out, in), 2), *b = filled(dt, EQ_DIMS(out), 3);
@@ -43,7 +44,7 @@ static void check_case(eq_dtype dt, int64_t m, int64_t in, int64_t out, int thre
   double *dw_ref = calloc((size_t)(out * in), sizeof(double)), *db_ref = calloc((size_t)out, sizeof(double));
   for (int64_t r = 0; r < m; r++)
     for (int64_t o = 0; o < out; o++) {
-      double s = eq_get_flat(b, o), go = eq_get_flat(g, r * out + o);
+      double s = with_bias ? eq_get_flat(b, o) : 0, go = eq_get_flat(g, r * out + o);
       for (int64_t i = 0; i < in; i++) {
         s += eq_get_flat(x, r * in + i) * eq_get_flat(w, o * in + i);
         dx_ref[r * in + i] += go * eq_get_flat(w, o * in + i);
@@ -54,7 +55,7 @@ static void check_case(eq_dtype dt, int64_t m, int64_t in, int64_t out, int thre
     }
   /* Two passes: the first writes fresh gradient buffers, the second adds. */
   for (int pass = 1; pass <= 2; pass++) {
-    eq_tensor *y = eq_linear(x, w, b);
+    eq_tensor *y = eq_linear(x, w, with_bias ? b : NULL);
     CHECK_MSG(y != NULL, "%s", eq_error_message());
     if (!y) break;
     CHECK_MSG(worst_rel(y, y_ref, m * out) < tol, "y: m %lld threads %d dtype %d", (long long)m, threads, (int)dt);
@@ -64,7 +65,7 @@ static void check_case(eq_dtype dt, int64_t m, int64_t in, int64_t out, int thre
     double *refs[3] = {dx_ref, dw_ref, db_ref};
     eq_tensor *grads[3] = {x->grad, w->grad, b->grad};
     int64_t sizes[3] = {m * in, out * in, out};
-    for (int k = 0; k < 3; k++) {
+    for (int k = 0; k < (with_bias ? 3 : 2); k++) {
       double *want = malloc(sizeof(double) * (size_t)sizes[k]);
       for (int64_t i = 0; i < sizes[k]; i++) want[i] = pass * refs[k][i];
       CHECK_MSG(grads[k] && worst_rel(grads[k], want, sizes[k]) < tol, "grad %d pass %d: m %lld threads %d dtype %d",
@@ -83,8 +84,12 @@ static void check_case(eq_dtype dt, int64_t m, int64_t in, int64_t out, int thre
 int main(void) {
   int threads = omp_get_max_threads();
   for (int t = 1; t <= 3; t++) {
-    check_case(EQ_F64, 1601, 13, 21, t);
-    check_case(EQ_F32, 1601, 24, 40, t);
+    check_case(EQ_F64, 1601, 13, 21, true, t);
+    check_case(EQ_F32, 1601, 24, 40, true, t);
+    /* float32 with AVX-512 runs as register tiles: two 64-column panels,
+     * the second ragged, and the forward without a bias */
+    check_case(EQ_F32, 1601, 33, 70, true, t);
+    check_case(EQ_F32, 1601, 17, 70, false, t);
   }
   omp_set_num_threads(threads);
   return EQ_TEST_SUMMARY();

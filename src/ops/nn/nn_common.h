@@ -76,11 +76,23 @@ static inline void eq_nn_gemm_f64(bool ta, bool tb, int64_t m, int64_t n, int64_
   cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)m, (int)n, (int)k,
               alpha, a, (int)lda, b, (int)ldb, beta, c, (int)ldc);
 }
-/* eq_nn_gemm_f32 for small products (attention's per-head GEMMs): AVX-512
- * register tiles without OpenBLAS's per-call costs; falls back to
- * cblas_sgemm when m > 1024, when a transposed B exceeds 16384 floats, or
- * without AVX-512 (src/ops/nn/small_gemm.c). */
+/* AVX-512 register-tile GEMMs (src/ops/nn/tile_gemm.c); without AVX-512
+ * eq_nn_tile_gemm_available() is false and the products go to cblas. */
+
+/* eq_nn_gemm_f32 for small products (attention's per-head GEMMs) without
+ * OpenBLAS's per-call costs; cblas_sgemm answers when a transposed B exceeds
+ * 16384 floats or without AVX-512. */
 void eq_nn_small_gemm_f32(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda,
                           const float *b, int64_t ldb, float beta, float *c, int64_t ldc);
+/* C = alpha (op(A) B + bias) + beta C, the bias (when not NULL) added to
+ * every row, for large products with both operands read in place (B row-major,
+ * not transposed). Single-threaded: callers split rows over threads. Returns
+ * false, doing nothing, without AVX-512 or for an empty product. beta 0
+ * never reads C. */
+bool eq_nn_tile_gemm_f32(bool ta, int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda,
+                         const float *b, int64_t ldb, float beta, float *c, int64_t ldc, const float *bias);
+bool eq_nn_tile_gemm_available(void);
+/* dst (cols x rows, leading dimension ldd) = src^T (rows x cols, lds). */
+void eq_nn_transpose_f32(int64_t rows, int64_t cols, const float *src, int64_t lds, float *dst, int64_t ldd);
 
 #endif

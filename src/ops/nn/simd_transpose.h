@@ -1,6 +1,6 @@
 /* A 16 x 16 float32 block transposed in AVX-512 registers: used by the
  * Winograd lane rearrangement (conv_winograd.c) and the small GEMMs of
- * attention (small_gemm.c). */
+ * attention and the linear layers (tile_gemm.c). */
 #ifndef EQ_OPS_NN_SIMD_TRANSPOSE_H
 #define EQ_OPS_NN_SIMD_TRANSPOSE_H
 

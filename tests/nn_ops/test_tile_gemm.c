@@ -1,7 +1,10 @@
-/* eq_nn_small_gemm_f32 (attention's per-head products) against a float64
- * reference: every transpose combination, beta 0 (C holds NaN that must not
- * be read) and beta != 0, padded leading dimensions, and sizes around the
- * 16-lane vectors and 6-row tiles (1, 5, 6, 7, 15, 16, 17, 64, 65). */
+/* The register-tile GEMMs (ops/nn/tile_gemm.c) against a float64
+ * reference. eq_nn_small_gemm_f32 (attention's per-head products): every
+ * transpose combination, beta 0 (C holds NaN that must not be read) and
+ * beta != 0, padded leading dimensions, and sizes around the 16-lane vectors
+ * and 6-row tiles (1, 5, 6, 7, 15, 16, 17, 64, 65). eq_nn_tile_gemm_f32
+ * (the linear layers): with and without a bias, A transposed or not, past
+ * the 192-row blocks and with B large enough to be taken in slices of k. */
 #include <math.h>
 #include <string.h>
 
@@ -13,8 +16,11 @@ static float value(uint64_t i) { /* deterministic values in [-1, 1) */
   return (float)((i >> 40) & 0xFFFF) / 32768.0f - 1.0f;
 }
 
-/* Returns the worst |c - ref| / (sum |a||b| + |beta c0|) over C. */
-static double check_case(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, float beta) {
+/* Returns the worst |c - ref| / (sum |a||b| + |beta c0| + |bias|) over C;
+ * tile: eq_nn_tile_gemm_f32 (B not transposed) with `bias` (NULL or n
+ * floats), else eq_nn_small_gemm_f32. */
+static double check_gemm(bool tile, bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, float beta,
+                         const float *bias) {
   int64_t lda = (ta ? m : k) + 3, ldb = (tb ? k : n) + 5, ldc = n + 2;
   int64_t arows = ta ? k : m, brows = tb ? n : k;
   float *a = malloc(sizeof(float) * (size_t)(arows * lda)), *b = malloc(sizeof(float) * (size_t)(brows * ldb));
@@ -23,7 +29,10 @@ static double check_case(bool ta, bool tb, int64_t m, int64_t n, int64_t k, floa
   for (int64_t i = 0; i < brows * ldb; i++) b[i] = value((uint64_t)i + 1000003);
   for (int64_t i = 0; i < m * ldc; i++) c0[i] = beta != 0 ? value((uint64_t)i + 7777) : NAN;
   memcpy(c, c0, sizeof(float) * (size_t)(m * ldc));
-  eq_nn_small_gemm_f32(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  if (!tile)
+    eq_nn_small_gemm_f32(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  else if (!eq_nn_tile_gemm_f32(ta, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias))
+    m = 0; /* no AVX-512 here: nothing written, nothing to compare */
   double worst = 0;
   for (int64_t i = 0; i < m; i++) {
     for (int64_t j = 0; j < n; j++) {
@@ -32,6 +41,10 @@ static double check_case(bool ta, bool tb, int64_t m, int64_t n, int64_t k, floa
         double x = ta ? a[kk * lda + i] : a[i * lda + kk], y = tb ? b[j * ldb + kk] : b[kk * ldb + j];
         ref += x * y;
         scale += fabs(x * y);
+      }
+      if (bias) {
+        ref += bias[j];
+        scale += fabs(bias[j]);
       }
       ref *= alpha;
       scale = fabs(alpha) * scale + 1e-30;
@@ -55,6 +68,22 @@ static double check_case(bool ta, bool tb, int64_t m, int64_t n, int64_t k, floa
   return worst;
 }
 
+static double check_case(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, float beta) {
+  return check_gemm(false, ta, tb, m, n, k, alpha, beta, NULL);
+}
+
+static void check_tile(bool ta, int64_t m, int64_t n, int64_t k, float alpha, float beta, bool with_bias) {
+  float *bias = NULL;
+  if (with_bias) {
+    bias = malloc(sizeof(float) * (size_t)n);
+    for (int64_t j = 0; j < n; j++) bias[j] = value((uint64_t)j + 4242);
+  }
+  double err = check_gemm(true, ta, false, m, n, k, alpha, beta, bias);
+  CHECK_MSG(err < 2e-6, "tile gemm ta %d m %lld n %lld k %lld alpha %g beta %g bias %d: relative error %g", ta,
+            (long long)m, (long long)n, (long long)k, alpha, beta, with_bias, err);
+  free(bias);
+}
+
 int main(void) {
   const int64_t sizes[] = {1, 5, 6, 7, 15, 16, 17, 64, 65};
   const int ns = (int)(sizeof sizes / sizeof *sizes);
@@ -74,5 +103,18 @@ int main(void) {
    * rows, the cblas fallback answers. */
   CHECK(check_case(false, true, 9, 200, 100, 1.0f, 0.0f) < 1e-6);
   CHECK(check_case(true, false, 1100, 20, 3, 1.0f, 1.0f) < 1e-6);
+  /* eq_nn_tile_gemm_f32: ragged tiles and panels, 401 rows (three row
+   * blocks), k n = 600 x 1000 past the 2 MB slicing threshold, beta 0 and
+   * not, with and without a bias */
+  for (int ta = 0; ta < 2; ta++) {
+    check_tile(ta, 401, 70, 20, 1.0f, 0.0f, true);
+    check_tile(ta, 401, 70, 20, 0.5f, 1.0f, false);
+    check_tile(ta, 7, 600, 1000, 1.0f, 0.0f, true);
+    check_tile(ta, 13, 600, 1000, 2.0f, 0.25f, true);
+    check_tile(ta, 1, 1, 1, 1.0f, 0.0f, true);
+    check_tile(ta, 6, 64, 192, 1.0f, 0.0f, false);
+  }
+  float one = 1;
+  CHECK(!eq_nn_tile_gemm_f32(false, 0, 4, 4, 1.0f, &one, 4, &one, 4, 0.0f, &one, 4, NULL)); /* empty product */
   return EQ_TEST_SUMMARY();
 }

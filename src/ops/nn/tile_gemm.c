@@ -1,0 +1,209 @@
+/* float32 GEMM in AVX-512 register tiles: a 6 x 64 tile of C accumulates
+ * over k with A read in place (broadcasts, transposed or not) and B read in
+ * place along its rows.
+ *
+ * Two users. Attention's small per-head products (e.g. 65 x 65 x 64 for
+ * ViT-Tiny at 64 px, 192 heads x 7 products per block and step): through
+ * cblas_sgemm each such call pays OpenBLAS's interface, buffer and packing
+ * costs (87 GFLOP/s on one core, 33 % of its FMA peak). And the tall
+ * products of the linear layers (4160 x 192 x 768 and the like), where
+ * reading A in place skips OpenBLAS's packing of the activations and the
+ * bias seeds the accumulators instead of a pass over C: ViT-Tiny's linear
+ * forwards went from 210-217 to 237-260 GFLOP/s on one core (nn_ops_bench).
+ * Without AVX-512 everything goes to cblas_sgemm. */
+#include "ops/nn/nn_common.h"
+
+#ifdef __AVX512F__
+#include <immintrin.h>
+
+#include "ops/nn/simd_transpose.h"
+
+enum {
+  TILE_ROWS = 6,
+  VEC = 16,
+  MAX_VECS = 4,
+  SCRATCH_FLOATS = 16384, /* 64 KB of stack for a transposed small B */
+  /* Rows of A per sweep over B's column panels: 192 x k floats of A stay in
+   * L2 while each panel is used by all of their tiles. */
+  ROW_BLOCK = 192,
+  /* A B larger than this (k n floats, 2 MB) is taken in slices of k of at
+   * most SLICE_FLOATS (512 KB, half of L2), C accumulating over the slices,
+   * so that each slice is reused from L2 by all row blocks (a B that is a
+   * whole activation, as in dY^T X). */
+  SLICE_ABOVE = 524288,
+  SLICE_FLOATS = 131072,
+};
+
+/* C[i0 .. i0+rows, j0 .. j0+nv*16 (masked by `last`)] = alpha (A B + bias)
+ * + beta C, for one register tile. A(i, kk) = a[i * ars + kk * acs]; B
+ * row-major (ldb); bias indexed by C's column. `nv` is a literal at every
+ * call so the tile stays in registers. */
+static inline __attribute__((always_inline)) void tile(int nv, int64_t rows, int64_t k, float alpha, const float *a,
+                                                      int64_t ars, int64_t acs, const float *b, int64_t ldb,
+                                                      __mmask16 last, float beta, const float *bias, float *c,
+                                                      int64_t ldc) {
+  /* The bias seeds the accumulators: added in the store, it made GCC spill
+   * them in the k loop (3x slower). */
+  __m512 acc[TILE_ROWS][MAX_VECS], seed[MAX_VECS];
+  for (int v = 0; v < nv; v++)
+    seed[v] = bias ? _mm512_maskz_loadu_ps(v == nv - 1 ? last : (__mmask16)0xFFFF, bias + v * VEC) : _mm512_setzero_ps();
+  for (int r = 0; r < TILE_ROWS; r++)
+    for (int v = 0; v < nv; v++) acc[r][v] = seed[v];
+  /* Rows past the edge read row 0 of the tile (in bounds) and are not stored. */
+  int64_t roff[TILE_ROWS];
+  for (int r = 0; r < TILE_ROWS; r++) roff[r] = (r < rows ? r : 0) * ars;
+  for (int64_t kk = 0; kk < k; kk++) {
+    __m512 bv[MAX_VECS];
+    const float *br = b + kk * ldb;
+    for (int v = 0; v < nv; v++)
+      bv[v] = v == nv - 1 ? _mm512_maskz_loadu_ps(last, br + v * VEC) : _mm512_loadu_ps(br + v * VEC);
+    const float *ak = a + kk * acs;
+    for (int r = 0; r < TILE_ROWS; r++) {
+      __m512 av = _mm512_set1_ps(ak[roff[r]]);
+      for (int v = 0; v < nv; v++) acc[r][v] = _mm512_fmadd_ps(av, bv[v], acc[r][v]);
+    }
+  }
+  const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
+  for (int r = 0; r < TILE_ROWS; r++) {
+    if (r >= rows) break;
+    float *cr = c + r * ldc;
+    for (int v = 0; v < nv; v++) {
+      __mmask16 m = v == nv - 1 ? last : (__mmask16)0xFFFF;
+      __m512 out = _mm512_mul_ps(va, acc[r][v]);
+      /* beta 0 never reads C: it may hold garbage (an uninitialised buffer). */
+      if (beta != 0) out = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m, cr + v * VEC), out);
+      _mm512_mask_storeu_ps(cr + v * VEC, m, out);
+    }
+  }
+}
+
+/* One slice of k: row blocks of A, within each the 64-column panels of B,
+ * within each the 6-row tiles. */
+static void gemm_slice(int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t ars, int64_t acs,
+                       const float *b, int64_t ldb, float beta, const float *bias, float *c, int64_t ldc) {
+  for (int64_t ib = 0; ib < m; ib += ROW_BLOCK) {
+    int64_t ie = m - ib < ROW_BLOCK ? m : ib + ROW_BLOCK;
+    for (int64_t j0 = 0; j0 < n; j0 += MAX_VECS * VEC) {
+      int64_t nj = n - j0 < MAX_VECS * VEC ? n - j0 : MAX_VECS * VEC;
+      int nv = (int)((nj + VEC - 1) / VEC);
+      int rem = (int)(nj - (nv - 1) * VEC);
+      __mmask16 last = (__mmask16)(rem == VEC ? 0xFFFF : (1u << rem) - 1);
+      const float *bj = b + j0, *biasj = bias ? bias + j0 : NULL;
+      for (int64_t i0 = ib; i0 < ie; i0 += TILE_ROWS) {
+        int64_t rows = ie - i0 < TILE_ROWS ? ie - i0 : TILE_ROWS;
+        const float *ai = a + i0 * ars;
+        float *cij = c + i0 * ldc + j0;
+        switch (nv) {
+        case 4: tile(4, rows, k, alpha, ai, ars, acs, bj, ldb, last, beta, biasj, cij, ldc); break;
+        case 3: tile(3, rows, k, alpha, ai, ars, acs, bj, ldb, last, beta, biasj, cij, ldc); break;
+        case 2: tile(2, rows, k, alpha, ai, ars, acs, bj, ldb, last, beta, biasj, cij, ldc); break;
+        default: tile(1, rows, k, alpha, ai, ars, acs, bj, ldb, last, beta, biasj, cij, ldc); break;
+        }
+      }
+    }
+  }
+}
+
+static void gemm_nn(int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t ars, int64_t acs,
+                    const float *b, int64_t ldb, float beta, const float *bias, float *c, int64_t ldc) {
+  int64_t slice = k;
+  if (k * n > SLICE_ABOVE) {
+    int64_t slices = (k * n + SLICE_FLOATS - 1) / SLICE_FLOATS;
+    slice = (k + slices - 1) / slices;
+  }
+  for (int64_t k0 = 0; k0 < k; k0 += slice) {
+    int64_t kn = k - k0 < slice ? k - k0 : slice;
+    /* the first slice applies beta and the bias, the others add on */
+    gemm_slice(m, n, kn, alpha, a + k0 * acs, ars, acs, b + k0 * ldb, ldb, k0 ? 1.0f : beta, k0 ? NULL : bias, c,
+               ldc);
+  }
+}
+
+/* c[i * ldc] = alpha dot(A row i, bcol) + beta c[i * ldc] for i < m, where
+ * bcol is contiguous along k (a row of the stored, to-be-transposed B). */
+static void edge_column(int64_t m, int64_t k, float alpha, const float *a, int64_t ars, int64_t acs,
+                        const float *bcol, float beta, float *c, int64_t ldc) {
+  for (int64_t i = 0; i < m; i++) {
+    const float *ai = a + i * ars;
+    float dot;
+    if (acs == 1) {
+      __m512 acc = _mm512_setzero_ps();
+      int64_t kk = 0;
+      for (; kk + VEC <= k; kk += VEC) acc = _mm512_fmadd_ps(_mm512_loadu_ps(ai + kk), _mm512_loadu_ps(bcol + kk), acc);
+      dot = _mm512_reduce_add_ps(acc);
+      /* the tail element by element: masked loads with lanes off take a
+       * slow microcode path on this CPU */
+      for (; kk < k; kk++) dot += ai[kk] * bcol[kk];
+    } else {
+      dot = 0;
+      for (int64_t kk = 0; kk < k; kk++) dot += ai[kk * acs] * bcol[kk];
+    }
+    float *ci = c + i * ldc;
+    *ci = beta != 0 ? alpha * dot + beta * *ci : alpha * dot;
+  }
+}
+
+/* The 16 x 16 blocks of src^T (rows16 x cols16 of src); the ragged edges
+ * are the caller's. */
+static void transpose_blocks(int64_t rows16, int64_t cols16, const float *src, int64_t lds, float *dst, int64_t ldd) {
+  for (int64_t i = 0; i < rows16; i += VEC)
+    for (int64_t j = 0; j < cols16; j += VEC) eq_transpose16_f32(src + i * lds + j, lds, dst + j * ldd + i, ldd);
+}
+#endif
+
+bool eq_nn_tile_gemm_available(void) {
+#ifdef __AVX512F__
+  return true;
+#else
+  return false;
+#endif
+}
+
+void eq_nn_transpose_f32(int64_t rows, int64_t cols, const float *src, int64_t lds, float *dst, int64_t ldd) {
+  int64_t r16 = 0, c16 = 0;
+#ifdef __AVX512F__
+  r16 = rows / VEC * VEC, c16 = cols / VEC * VEC;
+  transpose_blocks(r16, c16, src, lds, dst, ldd);
+#endif
+  for (int64_t i = 0; i < rows; i++)
+    for (int64_t j = i < r16 ? c16 : 0; j < cols; j++) dst[j * ldd + i] = src[i * lds + j];
+}
+
+bool eq_nn_tile_gemm_f32(bool ta, int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda,
+                         const float *b, int64_t ldb, float beta, float *c, int64_t ldc, const float *bias) {
+#ifdef __AVX512F__
+  if (m <= 0 || n <= 0 || k <= 0) return false;
+  gemm_nn(m, n, k, alpha, a, ta ? 1 : lda, ta ? lda : 1, b, ldb, beta, bias, c, ldc);
+  return true;
+#else
+  (void)ta, (void)m, (void)n, (void)k, (void)alpha, (void)a, (void)lda, (void)b, (void)ldb, (void)beta, (void)c;
+  (void)ldc, (void)bias;
+  return false;
+#endif
+}
+
+void eq_nn_small_gemm_f32(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda,
+                          const float *b, int64_t ldb, float beta, float *c, int64_t ldc) {
+#ifdef __AVX512F__
+  if (m > 0 && n > 0 && k > 0 && (!tb || n * k <= SCRATCH_FLOATS)) {
+    int64_t ars = ta ? 1 : lda, acs = ta ? lda : 1;
+    if (!tb) {
+      gemm_nn(m, n, k, alpha, a, ars, acs, b, ldb, beta, NULL, c, ldc);
+      return;
+    }
+    /* B is stored n x k. Its first n16 rows are transposed once (16 x 16
+     * blocks in registers) so that they become vectors along C's rows; the
+     * ragged last columns of C, e.g. the 65th key, are dot products along k
+     * instead of a tile that would use one lane in 16. */
+    float bt[SCRATCH_FLOATS];
+    int64_t n16 = n / VEC * VEC, k16 = k / VEC * VEC;
+    transpose_blocks(n16, k16, b, ldb, bt, n16);
+    for (int64_t j = 0; j < n16; j++)
+      for (int64_t kk = k16; kk < k; kk++) bt[kk * n16 + j] = b[j * ldb + kk];
+    if (n16) gemm_nn(m, n16, k, alpha, a, ars, acs, bt, n16, beta, NULL, c, ldc);
+    for (int64_t j = n16; j < n; j++) edge_column(m, k, alpha, a, ars, acs, b + j * ldb, beta, c + j, ldc);
+    return;
+  }
+#endif
+  eq_nn_gemm_f32(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
