@@ -182,6 +182,12 @@ static bool sqrt_f32_simd(eq_unary_op op, char **ptr, const int64_t *stride, int
 
 static void unary_f32(eq_unary_op op, char **ptr, const int64_t *stride, int64_t n) {
   if (sqrt_f32_simd(op, ptr, stride, n)) return;
+  char *rest[2] = {ptr[0], ptr[1]};
+  if (op == EQ_GELU && stride[0] == 4 && stride[1] == 4) { /* the vectors in intrinsics, the tail below */
+    int64_t done = eq_gelu_f32_avx512((const float *)ptr[1], (float *)ptr[0], n);
+    rest[0] += done * 4, rest[1] += done * 4, n -= done;
+  }
+  ptr = rest;
   switch (op) { UNARY_FLOAT_CASES(float, f) }
 }
 static void unary_f64(eq_unary_op op, char **ptr, const int64_t *stride, int64_t n) {

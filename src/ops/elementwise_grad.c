@@ -61,6 +61,14 @@ DEFINE_ACT_GRADS(double, )
 
 static void ugrad_kernel(char **ptr, const int64_t *stride, int64_t n, void *vctx) {
   const ugrad_ctx *c = vctx;
+  char *rest[4] = {ptr[0], ptr[1], ptr[2], ptr[3]};
+  if (c->ct == EQ_F32 && c->op == EQ_GELU && stride[0] == 4 && stride[1] == 4 && stride[2] == 4) {
+    /* the vectors in intrinsics, the tail below */
+    int64_t done = eq_gelu_grad_f32_avx512((const float *)ptr[1], (const float *)ptr[2], (float *)ptr[0], n, c->store);
+    for (int k = 0; k < 4; k++) rest[k] += done * stride[k];
+    n -= done;
+  }
+  ptr = rest;
   if (c->ct == EQ_F32) {
     switch (c->op) { UNARY_GRAD_CASES(float, f) }
   } else {
