@@ -188,6 +188,16 @@ eq_tensor *eq_log_softmax(eq_tensor *x, int axis);
  * keys are all masked gives zeros (PyTorch: NaN). */
 eq_tensor *eq_attention(eq_tensor *q, eq_tensor *k, eq_tensor *v, eq_tensor *mask, double scale);
 
+/* Multi-head self-attention on a fused projection, as timm's Attention:
+ * qkv [..., L, 3 * heads * hd] holds q, k, v for each head along its last
+ * dim in (3, heads, hd) order; returns [..., L, heads * hd] with the heads
+ * side by side. Equal to eq_attention on q, k, v = qkv reshaped to [..., L,
+ * 3, heads, hd], permuted to [3, ..., heads, L, hd] and selected, with the
+ * result transposed back and reshaped, but with none of those copies: the
+ * output is written in place and the backward writes d(qkv) directly. mask
+ * broadcasts to [..., heads, L, L]; scale <= 0 means 1/sqrt(hd). */
+eq_tensor *eq_attention_qkv(eq_tensor *qkv, int heads, eq_tensor *mask, double scale);
+
 /* Inverted dropout: zeroes with probability p and scales by 1/(1-p) when
  * training; identity otherwise. The mask is a pure function of (seed, stream,
  * element index). */

@@ -88,20 +88,12 @@ static eq_status vit_build(eq_backbone *m, vit *v) {
 
 static eq_status block_forward(const vit *v, const vit_block *b, eq_tensor *x, eq_tensor **out) {
   const eq_vit_config *c = &v->cfg;
-  int64_t n = x->shape[0], t = x->shape[1], d = c->dim, hd = d / c->heads;
-  eq_tensor *h, *qkv, *q, *k, *val, *a;
+  eq_tensor *h, *qkv, *a;
   EQ_TRY_T(h, eq_nn_layernorm_forward(&b->norm1, x));
   EQ_TRY_T(qkv, eq_nn_linear_forward(&b->qkv, h));
-  /* [N, T, 3D] -> [3, N, heads, T, hd], as timm's reshape + permute; the
-   * attention kernel reads the strided q, k, v views in place. */
-  EQ_TRY_T(qkv, eq_reshape(qkv, 5, (int64_t[]){n, t, 3, c->heads, hd}));
-  EQ_TRY_T(qkv, eq_permute(qkv, (int[]){2, 0, 3, 1, 4}));
-  EQ_TRY_T(q, eq_select(qkv, 0, 0));
-  EQ_TRY_T(k, eq_select(qkv, 0, 1));
-  EQ_TRY_T(val, eq_select(qkv, 0, 2));
-  EQ_TRY_T(a, eq_attention(q, k, val, NULL, 0));
-  EQ_TRY_T(a, eq_transpose(a, 1, 2));
-  EQ_TRY_T(a, eq_reshape(a, 3, (int64_t[]){n, t, d}));
+  /* timm's reshape to [N, T, 3, heads, hd], permute, attention, transpose
+   * and reshape back, in one op that reads and writes the rows in place. */
+  EQ_TRY_T(a, eq_attention_qkv(qkv, c->heads, NULL, 0));
   EQ_TRY_T(a, eq_nn_linear_forward(&b->proj, a));
   EQ_TRY_T(x, eq_add(x, a));
   EQ_TRY_T(h, eq_nn_layernorm_forward(&b->norm2, x));

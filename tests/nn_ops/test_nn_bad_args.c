@@ -70,6 +70,13 @@ int main(void) {
   EXPECT_ERR(eq_attention(q, eq_zeros(EQ_F32, EQ_DIMS(2, 5, 3)), k, NULL, 0), EQ_ERR_SHAPE, "attention");
   EXPECT_ERR(eq_attention(q, k, k, eq_zeros(EQ_BOOL, EQ_DIMS(3, 4)), 0), EQ_ERR_SHAPE, "attention", "mask [3, 4]");
   EXPECT_ERR(eq_attention(q, k, k, eq_zeros(EQ_F64, EQ_DIMS(3, 5)), 0), EQ_ERR_DTYPE, "attention", "mask");
+  eq_tensor *qkv = eq_zeros(EQ_F32, EQ_DIMS(2, 5, 18));
+  EXPECT_ERR(eq_attention_qkv(qkv, 4, NULL, 0), EQ_ERR_SHAPE, "attention_qkv", "[2, 5, 18]", "4 heads");
+  EXPECT_ERR(eq_attention_qkv(qkv, 0, NULL, 0), EQ_ERR_SHAPE, "attention_qkv", "0 heads");
+  EXPECT_ERR(eq_attention_qkv(eq_zeros(EQ_F32, EQ_DIMS(18)), 1, NULL, 0), EQ_ERR_SHAPE, "attention_qkv", "[18]");
+  EXPECT_ERR(eq_attention_qkv(qkv, 3, eq_zeros(EQ_BOOL, EQ_DIMS(4, 5)), 0), EQ_ERR_SHAPE, "attention_qkv",
+             "mask [4, 5]");
+  EXPECT_ERR(eq_attention_qkv(eq_zeros(EQ_I32, EQ_DIMS(2, 5, 18)), 3, NULL, 0), EQ_ERR_DTYPE, "attention_qkv");
 
   /* Empty channel sets are valid: no products, the output is the bias. */
   eq_tensor *b3 = eq_full(EQ_F32, EQ_DIMS(3), 0.5);

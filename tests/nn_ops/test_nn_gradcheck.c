@@ -95,6 +95,14 @@ static eq_tensor *f_att_qkv(eq_tensor *const *in, void *ctx) {
   eq_tensor *p = eq_permute(in[0], (int[]){2, 0, 3, 1, 4}); /* [3, N, heads, T, hd] */
   return eq_attention(eq_select(p, 0, 0), eq_select(p, 0, 1), eq_select(p, 0, 2), ctx, 0);
 }
+/* The fused form: qkv [..., T, 3 * heads * hd] straight in; ctx: an
+ * optional mask. The input is viewed transposed twice (a non-contiguous
+ * view of the same values) when it has 4 dims, to go through the copy. */
+static eq_tensor *f_att_fused(eq_tensor *const *in, void *ctx) {
+  eq_tensor *x = in[0]->ndim == 4 ? eq_transpose(eq_transpose(in[0], 0, 1), 0, 1) : in[0];
+  eq_tensor *a = eq_attention_qkv(x, 2, ctx, 0);
+  return in[0]->ndim == 4 ? eq_mul(a, a) : a; /* a non-uniform output gradient either way */
+}
 static eq_tensor *f_att_expanded(eq_tensor *const *in, void *ctx) {
   /* k broadcast over the heads (stride 0) and rows of stride 0: copied */
   eq_tensor *k = eq_expand(eq_unsqueeze(in[1], 1), EQ_DIMS(2, 3, 6, 4));
@@ -231,9 +239,17 @@ int main(void) {
     eq_tensor *bm2 = eq_zeros(EQ_BOOL, EQ_DIMS(2, 1, 5, 5));
     for (int64_t e = 0; e < 50; e++) eq_set_flat(bm2, e, ((e * 3) % 4) != 0);
     check("attention strided qkv, bool mask", f_att_qkv, bm2, 1, in);
-    eq_tensor_free(bm2);
     in[0] = PARAM(116, 2, 3, 5, 4), in[1] = PARAM(117, 2, 6, 4), in[2] = PARAM(118, 2, 3, 3);
     check("attention expanded k, v", f_att_expanded, NULL, 3, in);
+    /* eq_attention_qkv: 2 heads of 3, 5 tokens; bool mask over the heads;
+     * two leading dims through a non-contiguous view */
+    in[0] = PARAM(119, 2, 5, 18);
+    check("attention_qkv", f_att_fused, NULL, 1, in);
+    in[0] = PARAM(120, 2, 5, 18);
+    check("attention_qkv, bool mask", f_att_fused, bm2, 1, in);
+    in[0] = PARAM(121, 2, 3, 5, 12);
+    check("attention_qkv, leading [2, 3], strided", f_att_fused, NULL, 1, in);
+    eq_tensor_free(bm2);
     eq_tensor_free(bm);
     eq_tensor_free(c.mask);
   }

@@ -1,21 +1,27 @@
-/* eq_attention: fused scaled dot-product attention. The forward keeps only
- * the row log-sum-exp; the backward recomputes the probabilities block by
- * block, so memory is O(L) per row instead of the Lq x Lk matrix. Inputs
- * whose last dim is contiguous are used in place, whatever their other
- * strides (e.g. q, k, v selected from a permuted qkv projection). */
+/* eq_attention and eq_attention_qkv: fused scaled dot-product attention.
+ * The forward keeps only the row log-sum-exp; the backward recomputes the
+ * probabilities block by block, so memory is O(L) per row instead of the
+ * Lq x Lk matrix. Inputs whose last dim is contiguous are used in place,
+ * whatever their other strides (e.g. q, k, v selected from a permuted qkv
+ * projection); eq_attention_qkv also writes its output with the heads
+ * interleaved in each row and its gradient straight into d(qkv). */
 #include <math.h>
 #include <stdio.h>
 
 #include "ops/nn/nn_common.h"
+
+/* Operands addressed through leading-dim strides and a row stride: q, k,
+ * v, the mask (leading strides only, 0 where it broadcasts), the output
+ * (its gradient shares its layout), dq, dk, dv. */
+enum { ATT_Q, ATT_K, ATT_V, ATT_MASK, ATT_OUT, ATT_DQ, ATT_DK, ATT_DV, ATT_OPERANDS };
 
 typedef struct att_ctx {
   int64_t B, Lq, Lk, D, Dv;
   double scale;
   int nlead;
   int64_t lead_shape[EQ_MAX_DIMS];
-  /* element strides of the leading dims of q, k, v and the mask (0 where
-   * the mask broadcasts), and the row strides of q, k, v */
-  int64_t lead_stride[4][EQ_MAX_DIMS], ld[3];
+  /* element strides of the leading dims and row strides, per operand */
+  int64_t lead_stride[ATT_OPERANDS][EQ_MAX_DIMS], ld[ATT_OPERANDS];
   const void *mask;
   bool mask_bool;
   size_t mask_elem;
@@ -23,7 +29,7 @@ typedef struct att_ctx {
   double *lse; /* [B * Lq], after the struct */
 } att_ctx;
 
-/* Element offset of batch entry b in operand `which` (0 q, 1 k, 2 v, 3 mask). */
+/* Element offset of batch entry b in operand `which`. */
 static int64_t lead_off(const att_ctx *c, int which, int64_t b) {
   int64_t off = 0;
   for (int d = c->nlead - 1; d >= 0; d--) {
@@ -31,6 +37,16 @@ static int64_t lead_off(const att_ctx *c, int which, int64_t b) {
     b /= c->lead_shape[d];
   }
   return off;
+}
+
+/* Operand `which` as a contiguous [lead..., rows, cols] array. */
+static void contiguous_layout(att_ctx *c, int which, int64_t rows, int64_t cols) {
+  int64_t step = rows * cols;
+  for (int d = c->nlead - 1; d >= 0; d--) {
+    c->lead_stride[which][d] = step;
+    step *= c->lead_shape[d];
+  }
+  c->ld[which] = cols;
 }
 
 /* exp for float rows: Cody-Waite reduction and a degree-6 polynomial
@@ -86,29 +102,52 @@ static size_t bwd_workspace(const att_ctx *c, size_t es) {
   return (size_t)omp_get_max_threads() * (size_t)(2 * bq * c->Lk + bq) * es + 64;
 }
 
-static eq_status att_backward(eq_node *node) {
-  const att_ctx *c = node->ctx;
-  eq_tensor *q = node->inputs[0], *k = node->inputs[1], *v = node->inputs[2], *dout = node->out->grad;
-  bool fresh[3];
-  eq_tensor *g[3];
-  if (eq_nn_grads_for_write(node, 3, g, fresh)) return eq_error_code();
-  eq_tensor *dq = g[0], *dk = g[1], *dv = g[2];
-  if (!eq_nn_workspace(bwd_workspace(c, eq_dtype_size(q->dtype)))) return eq_error_code();
-  if (q->dtype == EQ_F32)
-    att_bwd_f32(c, eq_f32(q), eq_f32(k), eq_f32(v), eq_f32(node->out), eq_f32(dout), c->lse, dq ? eq_f32(dq) : NULL,
-                dk ? eq_f32(dk) : NULL, dv ? eq_f32(dv) : NULL, fresh);
+/* The backward kernel on data pointers: q, k, v (offset into their
+ * storage), the output and its gradient, and dq, dk, dv (NULL: not wanted). */
+static eq_status run_backward(const att_ctx *c, eq_dtype dt, const void *q, const void *k, const void *v,
+                              const eq_tensor *out, void *dq, void *dk, void *dv, const bool *fresh) {
+  if (!eq_nn_workspace(bwd_workspace(c, eq_dtype_size(dt)))) return eq_error_code();
+  if (dt == EQ_F32)
+    att_bwd_f32(c, q, k, v, eq_f32(out), eq_f32(out->grad), c->lse, dq, dk, dv, fresh);
   else
-    att_bwd_f64(c, eq_f64(q), eq_f64(k), eq_f64(v), eq_f64(node->out), eq_f64(dout), c->lse, dq ? eq_f64(dq) : NULL,
-                dk ? eq_f64(dk) : NULL, dv ? eq_f64(dv) : NULL, fresh);
+    att_bwd_f64(c, q, k, v, eq_f64(out), eq_f64(out->grad), c->lse, dq, dk, dv, fresh);
   return EQ_OK;
 }
 
-/* Broadcast strides of the mask against [lead..., Lq, Lk] (NumPy rules). */
-static eq_status mask_strides(const eq_tensor *mask, const eq_tensor *q, att_ctx *c) {
-  char bm[96], bq[96];
-  int full = q->ndim;
+static eq_status att_backward(eq_node *node) {
+  eq_tensor *q = node->inputs[0], *k = node->inputs[1], *v = node->inputs[2];
+  bool fresh[3];
+  eq_tensor *g[3];
+  if (eq_nn_grads_for_write(node, 3, g, fresh)) return eq_error_code();
+  return run_backward(node->ctx, q->dtype, eq_data_ptr(q), eq_data_ptr(k), eq_data_ptr(v), node->out,
+                      g[0] ? eq_data_ptr(g[0]) : NULL, g[1] ? eq_data_ptr(g[1]) : NULL,
+                      g[2] ? eq_data_ptr(g[2]) : NULL, fresh);
+}
+
+/* eq_attention_qkv: dq, dk, dv are the three thirds of each row of one
+ * gradient buffer, all of it written (fresh) or added to. */
+static eq_status att_qkv_backward(eq_node *node) {
+  const att_ctx *c = node->ctx;
+  eq_tensor *qkv = node->inputs[0], *g;
+  bool fresh;
+  if (eq_nn_grads_for_write(node, 1, &g, &fresh)) return eq_error_code();
+  if (!g) return EQ_OK;
+  size_t third = (size_t)(c->lead_shape[c->nlead - 1] * c->D) * eq_dtype_size(qkv->dtype);
+  const char *in = eq_data_ptr(qkv);
+  char *out = eq_data_ptr(g);
+  bool fresh3[3] = {fresh, fresh, fresh};
+  return run_backward(c, qkv->dtype, in, in + third, in + 2 * third, node->out, out, out + third, out + 2 * third,
+                      fresh3);
+}
+
+/* Broadcast strides of the mask against the scores [lead..., Lq, Lk]
+ * (NumPy rules); `query` names the query in the error. */
+static eq_status mask_strides(const char *op, const eq_tensor *mask, const char *query, att_ctx *c) {
+  char bm[96];
+  int full = c->nlead + 2;
   int64_t shape[EQ_MAX_DIMS], st[EQ_MAX_DIMS];
-  for (int d = 0; d < full; d++) shape[d] = q->shape[d];
+  for (int d = 0; d < c->nlead; d++) shape[d] = c->lead_shape[d];
+  shape[full - 2] = c->Lq;
   shape[full - 1] = c->Lk;
   if (mask->ndim > full) goto bad;
   for (int d = 0; d < full; d++) {
@@ -129,8 +168,51 @@ static eq_status mask_strides(const eq_tensor *mask, const eq_tensor *q, att_ctx
   c->mstride_k = st[full - 1];
   return EQ_OK;
 bad:
-  return eq_error(EQ_ERR_SHAPE, "attention: mask %s does not broadcast to the scores' shape (query %s, %lld keys)",
-                  eq_shape_str(mask, bm, sizeof bm), eq_shape_str(q, bq, sizeof bq), (long long)c->Lk);
+  return eq_error(EQ_ERR_SHAPE, "%s: mask %s does not broadcast to the scores' shape (query %s, %lld keys)", op,
+                  eq_shape_str(mask, bm, sizeof bm), query, (long long)c->Lk);
+}
+
+/* The mask's dtype and strides into c. */
+static eq_status setup_mask(const char *op, eq_tensor *mask, eq_dtype dt, const char *query, att_ctx *c) {
+  if (!mask) return EQ_OK;
+  if (eq_require_cpu(op, mask)) return eq_error_code();
+  if (mask->dtype == EQ_BOOL || mask->dtype == EQ_U8) {
+    c->mask_bool = true;
+  } else if (mask->dtype != dt) {
+    return eq_error(EQ_ERR_DTYPE, "%s: a float mask must have the query's dtype %s, not %s", op, eq_dtype_name(dt),
+                    eq_dtype_name(mask->dtype));
+  }
+  if (mask_strides(op, mask, query, c)) return eq_error_code();
+  c->mask = eq_data_ptr(mask);
+  c->mask_elem = eq_dtype_size(mask->dtype);
+  return EQ_OK;
+}
+
+/* Records the node (inputs ins, backward bwd) and runs the forward into y
+ * from the data pointers q, k, v: the shared tail of both entry points. */
+static eq_tensor *run_forward(const char *op, att_ctx *c, int n_ins, eq_tensor **ins, eq_backward_fn bwd,
+                              const void *q, const void *k, const void *v, eq_tensor *y) {
+  eq_dtype dt = y->dtype;
+  eq_node *node = eq_tape_record(op, y, n_ins, ins, bwd);
+  if (!node && eq_needs_grad(n_ins, ins)) return NULL;
+  size_t es = eq_dtype_size(dt), lse_bytes = (size_t)(c->B * c->Lq) * sizeof(double);
+  att_ctx *saved = node ? eq_node_alloc_ctx(node, sizeof *c + lse_bytes) : NULL;
+  if (node && !saved) return NULL;
+  /* Without a node the log-sum-exp goes to the workspace tail. */
+  size_t fwd_ws = bwd_workspace(c, es);
+  char *ws = eq_nn_workspace(fwd_ws + lse_bytes);
+  if (!ws) return NULL;
+  c->lse = saved ? (double *)(saved + 1) : (double *)(ws + fwd_ws);
+  if (saved) *saved = *c;
+  if (c->Lq * c->Dv > 0 && c->B > 0) {
+    if (c->Lk == 0)
+      eq_fill_(y, 0);
+    else if (dt == EQ_F32)
+      att_fwd_f32(c, q, k, v, eq_f32(y), c->lse);
+    else
+      att_fwd_f64(c, q, k, v, eq_f64(y), c->lse);
+  }
+  return y;
 }
 
 eq_tensor *eq_attention(eq_tensor *q, eq_tensor *k, eq_tensor *v, eq_tensor *mask, double scale) {
@@ -156,19 +238,7 @@ eq_tensor *eq_attention(eq_tensor *q, eq_tensor *k, eq_tensor *v, eq_tensor *mas
   c.Lk = k->shape[k->ndim - 2];
   c.Dv = v->shape[v->ndim - 1];
   c.scale = scale > 0 ? scale : 1.0 / sqrt((double)(c.D > 0 ? c.D : 1));
-  if (mask) {
-    if (eq_require_cpu(op, mask)) return NULL;
-    if (mask->dtype == EQ_BOOL || mask->dtype == EQ_U8) {
-      c.mask_bool = true;
-    } else if (mask->dtype != q->dtype) {
-      eq_error(EQ_ERR_DTYPE, "attention: a float mask must have the query's dtype %s, not %s", eq_dtype_name(q->dtype),
-               eq_dtype_name(mask->dtype));
-      return NULL;
-    }
-    if (mask_strides(mask, q, &c)) return NULL;
-    c.mask = eq_data_ptr(mask);
-    c.mask_elem = eq_dtype_size(mask->dtype);
-  }
+  if (setup_mask(op, mask, q->dtype, eq_shape_str(q, b1, sizeof b1), &c)) return NULL;
   eq_tensor *qkv[3] = {q, k, v};
   for (int t = 0; t < 3; t++) {
     eq_tensor *a = qkv[t];
@@ -182,32 +252,68 @@ eq_tensor *eq_attention(eq_tensor *q, eq_tensor *k, eq_tensor *v, eq_tensor *mas
     for (int d = 0; d < c.nlead; d++) c.lead_stride[t][d] = a->stride[d];
     c.ld[t] = a->shape[nd - 2] > 1 ? a->stride[nd - 2] : cols;
   }
-  eq_tensor *qc = qkv[0], *kc = qkv[1], *vc = qkv[2];
+  /* the output and the gradients are contiguous */
+  contiguous_layout(&c, ATT_OUT, c.Lq, c.Dv);
+  contiguous_layout(&c, ATT_DQ, c.Lq, c.D);
+  contiguous_layout(&c, ATT_DK, c.Lk, c.D);
+  contiguous_layout(&c, ATT_DV, c.Lk, c.Dv);
   int64_t shape[EQ_MAX_DIMS];
   for (int d = 0; d < q->ndim; d++) shape[d] = q->shape[d];
   shape[q->ndim - 1] = c.Dv;
   eq_tensor *y = eq_empty(q->dtype, q->ndim, shape);
   if (!y) return NULL;
-  eq_tensor *ins[3] = {qc, kc, vc};
-  eq_node *node = eq_tape_record(op, y, 3, ins, att_backward);
-  if (!node && eq_needs_grad(3, ins)) return NULL;
-  size_t es = eq_dtype_size(q->dtype), lse_bytes = (size_t)(c.B * c.Lq) * sizeof(double);
-  att_ctx *saved = node ? eq_node_alloc_ctx(node, sizeof c + lse_bytes) : NULL;
-  if (node && !saved) return NULL;
-  /* Without a node the log-sum-exp goes to the workspace tail. */
-  size_t fwd_ws = bwd_workspace(&c, es);
-  char *ws = eq_nn_workspace(fwd_ws + lse_bytes);
-  if (!ws) return NULL;
-  c.lse = saved ? (double *)(saved + 1) : (double *)(ws + fwd_ws);
-  if (saved) *saved = c;
-  if (c.Lq * c.Dv > 0 && c.B > 0) {
-    if (c.Lk == 0) {
-      eq_fill_(y, 0);
-    } else if (q->dtype == EQ_F32) {
-      att_fwd_f32(&c, eq_f32(qc), eq_f32(kc), eq_f32(vc), eq_f32(y), c.lse);
-    } else {
-      att_fwd_f64(&c, eq_f64(qc), eq_f64(kc), eq_f64(vc), eq_f64(y), c.lse);
-    }
+  return run_forward(op, &c, 3, qkv, att_backward, eq_data_ptr(qkv[0]), eq_data_ptr(qkv[1]), eq_data_ptr(qkv[2]), y);
+}
+
+eq_tensor *eq_attention_qkv(eq_tensor *qkv, int heads, eq_tensor *mask, double scale) {
+  const char *op = "attention_qkv";
+  char b1[96];
+  if (eq_nn_check(op, "qkv", qkv, -1, -1)) return NULL;
+  int nd = qkv->ndim;
+  if (nd < 2 || heads < 1 || qkv->shape[nd - 1] % (3 * (int64_t)heads)) {
+    eq_error(EQ_ERR_SHAPE, "%s: qkv %s with %d heads: expected [..., L, 3 * heads * head_dim]", op,
+             eq_shape_str(qkv, b1, sizeof b1), heads);
+    return NULL;
   }
-  return y;
+  if (nd + 1 > EQ_MAX_DIMS) { /* the scores are [..., heads, L, L] */
+    eq_error(EQ_ERR_SHAPE, "%s: qkv %s has too many dims for a heads dim (at most %d)", op,
+             eq_shape_str(qkv, b1, sizeof b1), EQ_MAX_DIMS - 1);
+    return NULL;
+  }
+  eq_tensor *qc = eq_nn_contig(qkv);
+  if (!qc) return NULL;
+  int64_t L = qkv->shape[nd - 2], dim = qkv->shape[nd - 1] / 3, hd = dim / heads;
+  /* [..., L, (3, heads, hd)] seen as q, k, v of [..., heads, L, hd]: the
+   * leading dims, then the heads hd apart; rows 3 dim apart */
+  att_ctx c = {0};
+  c.nlead = nd - 1;
+  c.B = heads;
+  for (int d = 0; d < nd - 2; d++) c.B *= (c.lead_shape[d] = qkv->shape[d]);
+  c.lead_shape[nd - 2] = heads;
+  c.Lq = c.Lk = L;
+  c.D = c.Dv = hd;
+  c.scale = scale > 0 ? scale : 1.0 / sqrt((double)(hd > 0 ? hd : 1));
+  int64_t shape[EQ_MAX_DIMS];
+  for (int d = 0; d < nd; d++) shape[d] = qkv->shape[d];
+  shape[nd - 1] = dim;
+  eq_tensor *y = eq_empty(qkv->dtype, nd, shape);
+  if (!y) return NULL;
+  const int in_ops[] = {ATT_Q, ATT_K, ATT_V, ATT_DQ, ATT_DK, ATT_DV};
+  for (int t = 0; t < 6; t++) {
+    for (int d = 0; d < nd - 2; d++) c.lead_stride[in_ops[t]][d] = qc->stride[d];
+    c.lead_stride[in_ops[t]][nd - 2] = hd;
+    c.ld[in_ops[t]] = 3 * dim;
+  }
+  for (int d = 0; d < nd - 2; d++) c.lead_stride[ATT_OUT][d] = y->stride[d];
+  c.lead_stride[ATT_OUT][nd - 2] = hd;
+  c.ld[ATT_OUT] = dim;
+  char query[96];
+  snprintf(query, sizeof query, "[%s heads %d]", eq_shape_str(qkv, b1, sizeof b1), heads);
+  if (setup_mask(op, mask, qkv->dtype, query, &c)) {
+    eq_tensor_free(y);
+    return NULL;
+  }
+  const char *base = eq_data_ptr(qc);
+  size_t third = (size_t)dim * eq_dtype_size(qkv->dtype);
+  return run_forward(op, &c, 1, &qc, att_qkv_backward, base, base + third, base + 2 * third, y);
 }

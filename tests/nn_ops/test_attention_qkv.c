@@ -1,0 +1,65 @@
+/* eq_attention_qkv against the composition it replaces (reshape, permute,
+ * select, eq_attention, transpose, reshape), float32 and float64, at sizes
+ * past the 16-lane vectors and 6-row tiles of the float32 GEMMs: the
+ * output, and d(qkv) written fresh and then accumulated. Both run the same
+ * kernels, so they agree to float rounding; a layout slip (a head, a row
+ * stride, a third of the row) shows as an O(1) difference. */
+#include <math.h>
+
+#include "eq_test.h"
+#include "equivar/autograd.h"
+#include "equivar/ops.h"
+
+static eq_tensor *composed(eq_tensor *qkv, int heads) {
+  int64_t n = qkv->shape[0], t = qkv->shape[1], d = qkv->shape[2] / 3;
+  eq_tensor *p = eq_permute(eq_reshape(qkv, EQ_DIMS(n, t, 3, heads, d / heads)), (int[]){2, 0, 3, 1, 4});
+  eq_tensor *a = eq_attention(eq_select(p, 0, 0), eq_select(p, 0, 1), eq_select(p, 0, 2), NULL, 0);
+  return eq_reshape(eq_transpose(a, 1, 2), EQ_DIMS(n, t, d));
+}
+
+static double worst_diff(const eq_tensor *a, const eq_tensor *b) {
+  double worst = 0;
+  for (int64_t i = 0; i < eq_numel(a); i++) {
+    double e = fabs(eq_get_flat(a, i) - eq_get_flat(b, i)) / (1 + fabs(eq_get_flat(b, i)));
+    if (!(e <= worst)) worst = e;
+  }
+  return worst;
+}
+
+static void check_case(eq_dtype dt, int64_t n, int64_t t, int heads, int64_t hd) {
+  double tol = dt == EQ_F32 ? 2e-6 : 1e-13;
+  int64_t d = heads * hd;
+  eq_tensor *x = eq_rand_normal(dt, EQ_DIMS(n, t, 3 * d), 0, 1, 7, 0);
+  eq_tensor *x2 = eq_contiguous(x);
+  eq_tensor *g = eq_rand_normal(dt, EQ_DIMS(n, t, d), 0, 1, 8, 0);
+  eq_set_requires_grad(x, true);
+  eq_set_requires_grad(x2, true);
+  for (int pass = 1; pass <= 2; pass++) {
+    eq_tensor *y = eq_attention_qkv(x, heads, NULL, 0), *ref = composed(x2, heads);
+    CHECK_MSG(y && ref, "%s", eq_error_message());
+    if (!y || !ref) break;
+    double e = worst_diff(y, ref);
+    CHECK_MSG(e < tol, "output: dtype %d n %lld t %lld heads %d hd %lld: %g", (int)dt, (long long)n, (long long)t,
+              heads, (long long)hd, e);
+    CHECK(eq_backward_with(y, g) == EQ_OK && eq_backward_with(ref, g) == EQ_OK);
+    eq_tape_clear();
+    e = x->grad && x2->grad ? worst_diff(x->grad, x2->grad) : INFINITY;
+    CHECK_MSG(e < tol, "d(qkv) pass %d: dtype %d n %lld t %lld heads %d hd %lld: %g", pass, (int)dt, (long long)n,
+              (long long)t, heads, (long long)hd, e);
+  }
+  eq_tensor_free(x);
+  eq_tensor_free(x2);
+  eq_tensor_free(g);
+}
+
+int main(void) {
+  eq_arena *arena = eq_arena_new(64 << 20);
+  eq_arena_set_current(arena);
+  check_case(EQ_F32, 3, 17, 3, 20);
+  check_case(EQ_F32, 2, 65, 3, 64); /* ViT-Tiny's shape at 64 px */
+  check_case(EQ_F64, 3, 17, 3, 20);
+  check_case(EQ_F32, 1, 1, 1, 1);
+  eq_arena_set_current(NULL);
+  eq_arena_free(arena);
+  return EQ_TEST_SUMMARY();
+}
