@@ -25,9 +25,11 @@ typedef eq_tensor *(*fwd_fn)(eq_tensor **in, void *ctx);
 
 static const char *only; /* run only cases whose name contains this */
 
+static bool wanted(const char *name) { return !only || strstr(name, only); }
+
 /* Prints the best forward and backward times. */
 static void timeit(const char *name, fwd_fn f, void *ctx, int n, eq_tensor **in, double flop, double bytes, int reps) {
-  if (only && !strstr(name, only)) return;
+  if (!wanted(name)) return;
   eq_arena *arena = eq_arena_new(64 << 20);
   double bf = 1e30, bb = 1e30;
   for (int r = 0; r <= reps; r++) {
@@ -65,6 +67,7 @@ static void timeit(const char *name, fwd_fn f, void *ctx, int n, eq_tensor **in,
 }
 
 static eq_tensor *p_att(eq_tensor **in, void *c) { return eq_attention(in[0], in[1], in[2], NULL, 0); }
+static eq_tensor *p_att_qkv(eq_tensor **in, void *c) { return eq_attention_qkv(in[0], 3, NULL, 0); }
 static eq_tensor *p_ln(eq_tensor **in, void *c) { return eq_layer_norm(in[0], in[1], in[2], 1e-6); }
 static eq_tensor *p_lin(eq_tensor **in, void *c) { return eq_linear(in[0], in[1], in[2]); }
 static eq_tensor *p_bn(eq_tensor **in, void *c) {
@@ -86,10 +89,18 @@ int main(int argc, char **argv) {
   only = argc > 2 ? argv[2] : NULL;
   printf("threads=%d reps=%d (best of reps, CPU time / threads; backward GFLOP/s counts 2x forward)\n", eq_num_threads(), reps);
   eq_tensor *in[3];
-  /* ViT-Tiny: 64 images x 3 heads, 65 tokens, head dim 64 */
-  in[0] = LEAF(1, 64, 3, 65, 64), in[1] = LEAF(2, 64, 3, 65, 64), in[2] = LEAF(3, 64, 3, 65, 64);
-  timeit("attention [64,3,65,64]", p_att, NULL, 3, in, 4.0 * 64 * 3 * 65 * 65 * 64, 0, reps);
-  for (int k = 0; k < 3; k++) eq_tensor_free(in[k]);
+  /* ViT-Tiny: 64 images x 3 heads, 65 tokens, head dim 64; separate q, k,
+   * v and the fused qkv projection the model uses */
+  if (wanted("attention [64,3,65,64]")) {
+    in[0] = LEAF(1, 64, 3, 65, 64), in[1] = LEAF(2, 64, 3, 65, 64), in[2] = LEAF(3, 64, 3, 65, 64);
+    timeit("attention [64,3,65,64]", p_att, NULL, 3, in, 4.0 * 64 * 3 * 65 * 65 * 64, 0, reps);
+    for (int k = 0; k < 3; k++) eq_tensor_free(in[k]);
+  }
+  if (wanted("attention_qkv [64,65,576] 3 heads")) {
+    in[0] = LEAF(7, 64, 65, 576);
+    timeit("attention_qkv [64,65,576] 3 heads", p_att_qkv, NULL, 1, in, 4.0 * 64 * 3 * 65 * 65 * 64, 0, reps);
+    eq_tensor_free(in[0]);
+  }
   in[0] = LEAF(4, 64, 65, 192), in[1] = LEAF(5, 192), in[2] = LEAF(6, 192);
   timeit("layer_norm [64,65,192]", p_ln, NULL, 3, in, 0, 2.0 * 4 * 64 * 65 * 192, reps);
   eq_tensor_free(in[1]), eq_tensor_free(in[2]);
@@ -107,7 +118,7 @@ int main(int argc, char **argv) {
   eq_tensor_free(in[0]);
   /* ResNet-18 at 64x64: bn1 on conv1's output, layer1's bn, max pool */
   const int64_t bns[][4] = {{64, 64, 32, 32}, {64, 64, 16, 16}, {64, 512, 2, 2}};
-  for (int i = 0; i < 3; i++) {
+  for (int i = 0; i < 3 && wanted("batch_norm"); i++) {
     in[0] = leaf(4, bns[i], 30 + i), in[1] = LEAF(40 + i, bns[i][1]), in[2] = LEAF(50 + i, bns[i][1]);
     char name[64];
     snprintf(name, sizeof name, "batch_norm [%lld,%lld,%lld,%lld]", (long long)bns[i][0], (long long)bns[i][1],
@@ -116,11 +127,15 @@ int main(int argc, char **argv) {
     for (int k = 0; k < 3; k++) eq_tensor_free(in[k]);
   }
   /* a VICReg projector's BatchNorm1d */
-  in[0] = LEAF(61, 256, 8192), in[1] = LEAF(62, 8192), in[2] = LEAF(63, 8192);
-  timeit("batch_norm [256,8192]", p_bn, NULL, 3, in, 0, 2.0 * 4 * 256 * 8192, reps);
-  for (int k = 0; k < 3; k++) eq_tensor_free(in[k]);
-  in[0] = LEAF(60, 64, 64, 32, 32);
-  timeit("max_pool2d 3/2 [64,64,32,32]", p_mp, NULL, 1, in, 0, 1.25 * 4 * 64 * 64 * 32 * 32, reps);
-  eq_tensor_free(in[0]);
+  if (wanted("batch_norm [256,8192]")) {
+    in[0] = LEAF(61, 256, 8192), in[1] = LEAF(62, 8192), in[2] = LEAF(63, 8192);
+    timeit("batch_norm [256,8192]", p_bn, NULL, 3, in, 0, 2.0 * 4 * 256 * 8192, reps);
+    for (int k = 0; k < 3; k++) eq_tensor_free(in[k]);
+  }
+  if (wanted("max_pool2d 3/2 [64,64,32,32]")) {
+    in[0] = LEAF(60, 64, 64, 32, 32);
+    timeit("max_pool2d 3/2 [64,64,32,32]", p_mp, NULL, 1, in, 0, 1.25 * 4 * 64 * 64 * 32 * 32, reps);
+    eq_tensor_free(in[0]);
+  }
   return 0;
 }

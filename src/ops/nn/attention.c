@@ -99,18 +99,18 @@ static int64_t att_block(int64_t Lk) {
 static size_t bwd_workspace(const att_ctx *c, size_t es) {
   int64_t bq = att_block(c->Lk);
   if (bq > c->Lq) bq = c->Lq;
-  return (size_t)omp_get_max_threads() * (size_t)(2 * bq * c->Lk + bq) * es + 64;
+  return (size_t)omp_get_max_threads() * (size_t)(2 * bq * c->Lk) * es + 64;
 }
 
 /* The backward kernel on data pointers: q, k, v (offset into their
- * storage), the output and its gradient, and dq, dk, dv (NULL: not wanted). */
+ * storage), the output's gradient, and dq, dk, dv (NULL: not wanted). */
 static eq_status run_backward(const att_ctx *c, eq_dtype dt, const void *q, const void *k, const void *v,
-                              const eq_tensor *out, void *dq, void *dk, void *dv, const bool *fresh) {
+                              const eq_tensor *dout, void *dq, void *dk, void *dv, const bool *fresh) {
   if (!eq_nn_workspace(bwd_workspace(c, eq_dtype_size(dt)))) return eq_error_code();
   if (dt == EQ_F32)
-    att_bwd_f32(c, q, k, v, eq_f32(out), eq_f32(out->grad), c->lse, dq, dk, dv, fresh);
+    att_bwd_f32(c, q, k, v, eq_f32(dout), c->lse, dq, dk, dv, fresh);
   else
-    att_bwd_f64(c, q, k, v, eq_f64(out), eq_f64(out->grad), c->lse, dq, dk, dv, fresh);
+    att_bwd_f64(c, q, k, v, eq_f64(dout), c->lse, dq, dk, dv, fresh);
   return EQ_OK;
 }
 
@@ -119,7 +119,7 @@ static eq_status att_backward(eq_node *node) {
   bool fresh[3];
   eq_tensor *g[3];
   if (eq_nn_grads_for_write(node, 3, g, fresh)) return eq_error_code();
-  return run_backward(node->ctx, q->dtype, eq_data_ptr(q), eq_data_ptr(k), eq_data_ptr(v), node->out,
+  return run_backward(node->ctx, q->dtype, eq_data_ptr(q), eq_data_ptr(k), eq_data_ptr(v), node->out->grad,
                       g[0] ? eq_data_ptr(g[0]) : NULL, g[1] ? eq_data_ptr(g[1]) : NULL,
                       g[2] ? eq_data_ptr(g[2]) : NULL, fresh);
 }
@@ -136,7 +136,7 @@ static eq_status att_qkv_backward(eq_node *node) {
   const char *in = eq_data_ptr(qkv);
   char *out = eq_data_ptr(g);
   bool fresh3[3] = {fresh, fresh, fresh};
-  return run_backward(c, qkv->dtype, in, in + third, in + 2 * third, node->out, out, out + third, out + 2 * third,
+  return run_backward(c, qkv->dtype, in, in + third, in + 2 * third, node->out->grad, out, out + third, out + 2 * third,
                       fresh3);
 }
 
