@@ -7,6 +7,7 @@
 #include "eq_test.h"
 #include "equivar/autograd.h"
 #include "equivar/ops.h"
+#include "ops/nn/nn_common.h"
 
 static eq_tensor *param(int ndim, const int64_t *shape, uint64_t seed) {
   eq_tensor *t = eq_rand_normal(EQ_F64, ndim, shape, 0, 1, seed, 0);
@@ -126,6 +127,44 @@ static eq_tensor *f_shared(eq_tensor *const *in, void *ctx) {
   }
 }
 
+static void attention_checks(void) {
+  eq_tensor *in[3];
+  /* attention: Lq != Lk, Dv != D, leading [2, 3]; no mask, bool mask
+   * broadcast over heads (one row fully masked), float mask. */
+  in[0] = PARAM(110, 2, 3, 5, 4), in[1] = PARAM(111, 2, 3, 6, 4), in[2] = PARAM(112, 2, 3, 6, 3);
+  att_case c = {NULL, 0};
+  check("attention", f_att, &c, 3, in);
+  in[0] = PARAM(110, 2, 3, 5, 4), in[1] = PARAM(111, 2, 3, 6, 4), in[2] = PARAM(112, 2, 3, 6, 3);
+  eq_tensor *bm = eq_zeros(EQ_BOOL, EQ_DIMS(2, 1, 5, 6));
+  for (int64_t e = 0; e < 60; e++) eq_set_flat(bm, e, ((e * 7) % 5) != 0);
+  for (int64_t j = 0; j < 6; j++) eq_set_flat(bm, 2 * 6 + j, 0); /* image 0, query 2 sees nothing */
+  c.mask = bm;
+  c.scale = 0.7;
+  check("attention bool mask", f_att, &c, 3, in);
+  in[0] = PARAM(110, 2, 3, 5, 4), in[1] = PARAM(111, 2, 3, 6, 4), in[2] = PARAM(112, 2, 3, 6, 3);
+  c.mask = eq_rand_normal(EQ_F64, EQ_DIMS(5, 6), 0, 1, 113, 0);
+  check("attention float mask", f_att, &c, 3, in);
+  in[0] = PARAM(114, 2, 5, 3, 2, 4);
+  check("attention strided qkv", f_att_qkv, NULL, 1, in);
+  in[0] = PARAM(115, 2, 5, 3, 2, 4);
+  eq_tensor *bm2 = eq_zeros(EQ_BOOL, EQ_DIMS(2, 1, 5, 5));
+  for (int64_t e = 0; e < 50; e++) eq_set_flat(bm2, e, ((e * 3) % 4) != 0);
+  check("attention strided qkv, bool mask", f_att_qkv, bm2, 1, in);
+  in[0] = PARAM(116, 2, 3, 5, 4), in[1] = PARAM(117, 2, 6, 4), in[2] = PARAM(118, 2, 3, 3);
+  check("attention expanded k, v", f_att_expanded, NULL, 3, in);
+  /* eq_attention_qkv: 2 heads of 3, 5 tokens; bool mask over the heads;
+   * two leading dims through a non-contiguous view */
+  in[0] = PARAM(119, 2, 5, 18);
+  check("attention_qkv", f_att_fused, NULL, 1, in);
+  in[0] = PARAM(120, 2, 5, 18);
+  check("attention_qkv, bool mask", f_att_fused, bm2, 1, in);
+  in[0] = PARAM(121, 2, 3, 5, 12);
+  check("attention_qkv, leading [2, 3], strided", f_att_fused, NULL, 1, in);
+  eq_tensor_free(bm2);
+  eq_tensor_free(bm);
+  eq_tensor_free(c.mask);
+}
+
 int main(void) {
   eq_tensor *in[3];
 
@@ -217,42 +256,14 @@ int main(void) {
     check(i == 0 ? "layer_norm affine" : "layer_norm plain", f_ln, &c, 3, in);
   }
 
-  /* attention: Lq != Lk, Dv != D, leading [2, 3]; no mask, bool mask
-   * broadcast over heads (one row fully masked), float mask. */
-  {
-    in[0] = PARAM(110, 2, 3, 5, 4), in[1] = PARAM(111, 2, 3, 6, 4), in[2] = PARAM(112, 2, 3, 6, 3);
-    att_case c = {NULL, 0};
-    check("attention", f_att, &c, 3, in);
-    in[0] = PARAM(110, 2, 3, 5, 4), in[1] = PARAM(111, 2, 3, 6, 4), in[2] = PARAM(112, 2, 3, 6, 3);
-    eq_tensor *bm = eq_zeros(EQ_BOOL, EQ_DIMS(2, 1, 5, 6));
-    for (int64_t e = 0; e < 60; e++) eq_set_flat(bm, e, ((e * 7) % 5) != 0);
-    for (int64_t j = 0; j < 6; j++) eq_set_flat(bm, 2 * 6 + j, 0); /* image 0, query 2 sees nothing */
-    c.mask = bm;
-    c.scale = 0.7;
-    check("attention bool mask", f_att, &c, 3, in);
-    in[0] = PARAM(110, 2, 3, 5, 4), in[1] = PARAM(111, 2, 3, 6, 4), in[2] = PARAM(112, 2, 3, 6, 3);
-    c.mask = eq_rand_normal(EQ_F64, EQ_DIMS(5, 6), 0, 1, 113, 0);
-    check("attention float mask", f_att, &c, 3, in);
-    in[0] = PARAM(114, 2, 5, 3, 2, 4);
-    check("attention strided qkv", f_att_qkv, NULL, 1, in);
-    in[0] = PARAM(115, 2, 5, 3, 2, 4);
-    eq_tensor *bm2 = eq_zeros(EQ_BOOL, EQ_DIMS(2, 1, 5, 5));
-    for (int64_t e = 0; e < 50; e++) eq_set_flat(bm2, e, ((e * 3) % 4) != 0);
-    check("attention strided qkv, bool mask", f_att_qkv, bm2, 1, in);
-    in[0] = PARAM(116, 2, 3, 5, 4), in[1] = PARAM(117, 2, 6, 4), in[2] = PARAM(118, 2, 3, 3);
-    check("attention expanded k, v", f_att_expanded, NULL, 3, in);
-    /* eq_attention_qkv: 2 heads of 3, 5 tokens; bool mask over the heads;
-     * two leading dims through a non-contiguous view */
-    in[0] = PARAM(119, 2, 5, 18);
-    check("attention_qkv", f_att_fused, NULL, 1, in);
-    in[0] = PARAM(120, 2, 5, 18);
-    check("attention_qkv, bool mask", f_att_fused, bm2, 1, in);
-    in[0] = PARAM(121, 2, 3, 5, 12);
-    check("attention_qkv, leading [2, 3], strided", f_att_fused, NULL, 1, in);
-    eq_tensor_free(bm2);
-    eq_tensor_free(bm);
-    eq_tensor_free(c.mask);
+  /* attention, with the probabilities kept for the backward and with
+   * them recomputed from the log-sum-exp */
+  int64_t keep_default = eq_nn_att_keep_probs_max;
+  for (int keep = 1; keep >= 0; keep--) {
+    eq_nn_att_keep_probs_max = keep ? keep_default : 0;
+    attention_checks();
   }
+  eq_nn_att_keep_probs_max = keep_default;
   const int64_t shared_shape[][4] = {{5, 4}, {2, 5, 4}, {2, 2, 3, 3}, {6}, {3, 3}};
   const int shared_nd[] = {2, 3, 4, 1, 2};
   for (int i = 0; i < 5; i++) {

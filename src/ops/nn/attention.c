@@ -27,7 +27,10 @@ typedef struct att_ctx {
   size_t mask_elem;
   int64_t mstride_q, mstride_k;
   double *lse; /* [B * Lq], after the struct */
+  void *probs;  /* [B, Lq, Lk] softmax kept for the backward (after lse), or NULL: recomputed */
 } att_ctx;
+
+int64_t eq_nn_att_keep_probs_max = 16 << 20;
 
 /* Element offset of batch entry b in operand `which`. */
 static int64_t lead_off(const att_ctx *c, int which, int64_t b) {
@@ -196,13 +199,16 @@ static eq_tensor *run_forward(const char *op, att_ctx *c, int n_ins, eq_tensor *
   eq_node *node = eq_tape_record(op, y, n_ins, ins, bwd);
   if (!node && eq_needs_grad(n_ins, ins)) return NULL;
   size_t es = eq_dtype_size(dt), lse_bytes = (size_t)(c->B * c->Lq) * sizeof(double);
-  att_ctx *saved = node ? eq_node_alloc_ctx(node, sizeof *c + lse_bytes) : NULL;
+  int64_t probs = c->B * c->Lq * c->Lk;
+  size_t probs_bytes = node && probs <= eq_nn_att_keep_probs_max ? (size_t)probs * es : 0;
+  att_ctx *saved = node ? eq_node_alloc_ctx(node, sizeof *c + lse_bytes + probs_bytes) : NULL;
   if (node && !saved) return NULL;
   /* Without a node the log-sum-exp goes to the workspace tail. */
   size_t fwd_ws = bwd_workspace(c, es);
   char *ws = eq_nn_workspace(fwd_ws + lse_bytes);
   if (!ws) return NULL;
   c->lse = saved ? (double *)(saved + 1) : (double *)(ws + fwd_ws);
+  c->probs = probs_bytes ? (char *)c->lse + lse_bytes : NULL;
   if (saved) *saved = *c;
   if (c->Lq * c->Dv > 0 && c->B > 0) {
     if (c->Lk == 0)

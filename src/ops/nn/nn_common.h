@@ -76,6 +76,14 @@ static inline void eq_nn_gemm_f64(bool ta, bool tb, int64_t m, int64_t n, int64_
   cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)m, (int)n, (int)k,
               alpha, a, (int)lda, b, (int)ldb, beta, c, (int)ldc);
 }
+/* Attention's forward keeps the softmax probabilities for the backward
+ * (saving it the score GEMM and the exponentials, a seventh of its
+ * products) when they are at most this many elements (default 16 M, 64 MB
+ * in float32; ViT-Tiny at 64 px has 0.8 M per block); longer sequences keep
+ * O(L) memory per row and recompute them. Tests set it to 0 to check the
+ * recomputing backward. */
+extern int64_t eq_nn_att_keep_probs_max;
+
 /* AVX-512 register-tile GEMMs (src/ops/nn/tile_gemm.c); without AVX-512
  * eq_nn_tile_gemm_available() is false and the products go to cblas. */
 
