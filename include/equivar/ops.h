@@ -128,6 +128,10 @@ double eq_sum_all_double(const eq_tensor *x);
 eq_tensor *eq_matmul(eq_tensor *a, eq_tensor *b);
 /* y = x W^T + b: x [..., in], weight [out, in] (PyTorch layout), bias [out] or NULL. */
 eq_tensor *eq_linear(eq_tensor *x, eq_tensor *weight, eq_tensor *bias);
+/* residual + x W^T + b, residual of the output's shape and dtype: a
+ * pre-norm block's skip connection added as the product is stored, without
+ * a separate add over the output (and its copy of the gradient). */
+eq_tensor *eq_linear_add(eq_tensor *x, eq_tensor *weight, eq_tensor *bias, eq_tensor *residual);
 
 /* ------------------------------------------------------------ shape ops */
 

@@ -94,13 +94,12 @@ static eq_status block_forward(const vit *v, const vit_block *b, eq_tensor *x, e
   /* timm's reshape to [N, T, 3, heads, hd], permute, attention, transpose
    * and reshape back, in one op that reads and writes the rows in place. */
   EQ_TRY_T(a, eq_attention_qkv(qkv, c->heads, NULL, 0));
-  EQ_TRY_T(a, eq_nn_linear_forward(&b->proj, a));
-  EQ_TRY_T(x, eq_add(x, a));
+  /* the skip connections are added as the projections are stored */
+  EQ_TRY_T(x, eq_linear_add(a, b->proj.weight, b->proj.bias, x));
   EQ_TRY_T(h, eq_nn_layernorm_forward(&b->norm2, x));
   EQ_TRY_T(h, eq_nn_linear_forward(&b->fc1, h));
   EQ_TRY_T(h, eq_gelu(h, false));
-  EQ_TRY_T(h, eq_nn_linear_forward(&b->fc2, h));
-  EQ_TRY_T(*out, eq_add(x, h));
+  EQ_TRY_T(*out, eq_linear_add(h, b->fc2.weight, b->fc2.bias, x));
   return EQ_OK;
 }
 

@@ -1,8 +1,8 @@
 /* eq_linear on tall inputs (m >= 512 rows per thread), where the forward,
  * dX and dW products are split over the threads by rows (ops/nn/linear.c),
  * against float64 loops: float64 and float32, a fresh and an accumulating
- * backward, with and without a bias, and m not a multiple of the thread
- * count. ctest runs it with
+ * backward, with and without a bias, eq_linear_add's residual, and m not
+ * a multiple of the thread count. ctest runs it with
  * 2 threads; it sets 3 as well so the split is uneven. */
 #include <math.h>
 #include <omp.h>
@@ -32,19 +32,21 @@ static double worst_rel(const eq_tensor *got, const double *want, int64_t n) {
   return worst;
 }
 
-static void check_case(eq_dtype dt, int64_t m, int64_t in, int64_t out, bool with_bias, int threads) {
+static void check_case(eq_dtype dt, int64_t m, int64_t in, int64_t out, bool with_bias, bool with_residual,
+                       int threads) {
   omp_set_num_threads(threads);
   double tol = dt == EQ_F64 ? 1e-12 : 2e-5;
   eq_tensor *x = filled(dt, EQ_DIMS(m, in), 1), *w = filled(dt, EQ_DIMS(out, in), 2), *b = filled(dt, EQ_DIMS(out), 3);
-  eq_tensor *g = filled(dt, EQ_DIMS(m, out), 4);
+  eq_tensor *g = filled(dt, EQ_DIMS(m, out), 4), *res = filled(dt, EQ_DIMS(m, out), 5);
   eq_set_requires_grad(x, true);
   eq_set_requires_grad(w, true);
   eq_set_requires_grad(b, true);
+  eq_set_requires_grad(res, with_residual);
   double *y_ref = calloc((size_t)(m * out), sizeof(double)), *dx_ref = calloc((size_t)(m * in), sizeof(double));
   double *dw_ref = calloc((size_t)(out * in), sizeof(double)), *db_ref = calloc((size_t)out, sizeof(double));
   for (int64_t r = 0; r < m; r++)
     for (int64_t o = 0; o < out; o++) {
-      double s = with_bias ? eq_get_flat(b, o) : 0, go = eq_get_flat(g, r * out + o);
+      double s = (with_bias ? eq_get_flat(b, o) : 0) + (with_residual ? eq_get_flat(res, r * out + o) : 0), go = eq_get_flat(g, r * out + o);
       for (int64_t i = 0; i < in; i++) {
         s += eq_get_flat(x, r * in + i) * eq_get_flat(w, o * in + i);
         dx_ref[r * in + i] += go * eq_get_flat(w, o * in + i);
@@ -55,7 +57,7 @@ static void check_case(eq_dtype dt, int64_t m, int64_t in, int64_t out, bool wit
     }
   /* Two passes: the first writes fresh gradient buffers, the second adds. */
   for (int pass = 1; pass <= 2; pass++) {
-    eq_tensor *y = eq_linear(x, w, with_bias ? b : NULL);
+    eq_tensor *y = with_residual ? eq_linear_add(x, w, with_bias ? b : NULL, res) : eq_linear(x, w, with_bias ? b : NULL);
     CHECK_MSG(y != NULL, "%s", eq_error_message());
     if (!y) break;
     CHECK_MSG(worst_rel(y, y_ref, m * out) < tol, "y: m %lld threads %d dtype %d", (long long)m, threads, (int)dt);
@@ -72,9 +74,17 @@ static void check_case(eq_dtype dt, int64_t m, int64_t in, int64_t out, bool wit
                 k, pass, (long long)m, threads, (int)dt);
       free(want);
     }
+    if (with_residual) { /* d residual = dY, accumulated over the passes */
+      double worst = 0;
+      for (int64_t i = 0; res->grad && i < m * out; i++) {
+        double e = fabs(eq_get_flat(res->grad, i) - pass * eq_get_flat(g, i));
+        worst = e > worst ? e : worst;
+      }
+      CHECK_MSG(res->grad && worst < tol, "residual grad pass %d: m %lld threads %d", pass, (long long)m, threads);
+    }
   }
-  eq_tensor *all[] = {x, w, b, g};
-  for (int i = 0; i < 4; i++) eq_tensor_free(all[i]);
+  eq_tensor *all[] = {x, w, b, g, res};
+  for (int i = 0; i < 5; i++) eq_tensor_free(all[i]);
   free(y_ref);
   free(dx_ref);
   free(dw_ref);
@@ -84,12 +94,17 @@ static void check_case(eq_dtype dt, int64_t m, int64_t in, int64_t out, bool wit
 int main(void) {
   int threads = omp_get_max_threads();
   for (int t = 1; t <= 3; t++) {
-    check_case(EQ_F64, 1601, 13, 21, true, t);
-    check_case(EQ_F32, 1601, 24, 40, true, t);
+    check_case(EQ_F64, 1601, 13, 21, true, false, t);
+    check_case(EQ_F32, 1601, 24, 40, true, false, t);
     /* float32 with AVX-512 runs as register tiles: two 64-column panels,
      * the second ragged, and the forward without a bias */
-    check_case(EQ_F32, 1601, 33, 70, true, t);
-    check_case(EQ_F32, 1601, 17, 70, false, t);
+    check_case(EQ_F32, 1601, 33, 70, true, false, t);
+    check_case(EQ_F32, 1601, 17, 70, false, false, t);
+    /* eq_linear_add: the residual added as the tiles are stored (float32)
+     * or seeded with the bias (float64) */
+    check_case(EQ_F32, 1601, 33, 70, true, true, t);
+    check_case(EQ_F32, 1601, 17, 70, false, true, t);
+    check_case(EQ_F64, 1601, 13, 21, true, true, t);
   }
   omp_set_num_threads(threads);
   return EQ_TEST_SUMMARY();

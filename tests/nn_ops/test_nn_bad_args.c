@@ -49,6 +49,14 @@ int main(void) {
              "linear", "[3, 5]", "[4, 6]");
   EXPECT_ERR(eq_linear(eq_zeros(EQ_F32, EQ_DIMS(3, 6)), eq_zeros(EQ_F32, EQ_DIMS(4, 6)), eq_zeros(EQ_F32, EQ_DIMS(3))),
              EQ_ERR_SHAPE, "linear", "bias");
+  EXPECT_ERR(eq_linear_add(eq_zeros(EQ_F32, EQ_DIMS(3, 6)), eq_zeros(EQ_F32, EQ_DIMS(4, 6)), NULL,
+                           eq_zeros(EQ_F32, EQ_DIMS(3, 5))),
+             EQ_ERR_SHAPE, "linear_add", "residual [3, 5]", "[3, 6]", "[4, 6]");
+  EXPECT_ERR(eq_linear_add(eq_zeros(EQ_F32, EQ_DIMS(3, 6)), eq_zeros(EQ_F32, EQ_DIMS(4, 6)), NULL,
+                           eq_zeros(EQ_F64, EQ_DIMS(3, 4))),
+             EQ_ERR_DTYPE, "linear_add", "residual");
+  EXPECT_ERR(eq_linear_add(eq_zeros(EQ_F32, EQ_DIMS(3, 6)), eq_zeros(EQ_F32, EQ_DIMS(4, 6)), NULL, NULL),
+             EQ_ERR_VALUE, "linear_add", "residual");
 
   EXPECT_ERR(eq_max_pool2d(x, (int[]){7, 7}, NULL, NULL), EQ_ERR_SHAPE, "max_pool2d", "larger than the padded input");
   EXPECT_ERR(eq_max_pool2d(x, (int[]){3, 3}, NULL, (int[]){2, 2}), EQ_ERR_VALUE, "max_pool2d", "padding");

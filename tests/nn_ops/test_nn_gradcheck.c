@@ -29,6 +29,13 @@ static eq_tensor *f_linear(eq_tensor *const *in, void *ctx) {
   return eq_linear(x, in[1], in[2]);
 }
 
+/* residual + linear; ctx non-NULL: without a bias, the residual a
+ * transposed (non-contiguous) view */
+static eq_tensor *f_linear_add(eq_tensor *const *in, void *ctx) {
+  if (ctx) return eq_linear_add(in[0], in[1], NULL, eq_transpose(in[2], 0, 1));
+  return eq_linear_add(in[0], in[1], in[3], in[2]);
+}
+
 /* ---- conv */
 typedef struct conv_case {
   eq_conv2d_params p;
@@ -166,13 +173,17 @@ static void attention_checks(void) {
 }
 
 int main(void) {
-  eq_tensor *in[3];
+  eq_tensor *in[4];
 
   /* linear: 3-d input, bias, and a non-contiguous input without bias */
   in[0] = PARAM(1, 2, 3, 4), in[1] = PARAM(2, 5, 4), in[2] = PARAM(3, 5);
   check("linear", f_linear, NULL, 3, in);
   in[0] = PARAM(4, 3, 2, 4), in[1] = PARAM(5, 5, 4), in[2] = PARAM(6, 5);
   check("linear non-contiguous", f_linear, (void *)1, 3, in);
+  in[0] = PARAM(4, 5, 3), in[1] = PARAM(5, 4, 3), in[2] = PARAM(6, 5, 4), in[3] = PARAM(7, 4);
+  check("linear_add", f_linear_add, NULL, 4, in);
+  in[0] = PARAM(8, 5, 3), in[1] = PARAM(9, 4, 3), in[2] = PARAM(10, 4, 5);
+  check("linear_add, no bias, strided residual", f_linear_add, (void *)1, 3, in);
 
   /* conv2d */
   const conv_case convs[] = {

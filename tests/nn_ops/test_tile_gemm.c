@@ -4,7 +4,8 @@
  * beta != 0, padded leading dimensions, and sizes around the 16-lane vectors
  * and 6-row tiles (1, 5, 6, 7, 15, 16, 17, 64, 65). eq_nn_tile_gemm_f32
  * (the linear layers): with and without a bias, A transposed or not, past
- * the 192-row blocks and with B large enough to be taken in slices of k. */
+ * the 192-row blocks, with B large enough to be taken in slices of k, and
+ * with an addend (a residual). */
 #include <math.h>
 #include <string.h>
 
@@ -20,7 +21,7 @@ static float value(uint64_t i) { /* deterministic values in [-1, 1) */
  * tile: eq_nn_tile_gemm_f32 (B not transposed) with `bias` (NULL or n
  * floats), else eq_nn_small_gemm_f32. */
 static double check_gemm(bool tile, bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, float beta,
-                         const float *bias) {
+                         const float *bias, bool with_addend) {
   int64_t lda = (ta ? m : k) + 3, ldb = (tb ? k : n) + 5, ldc = n + 2;
   int64_t arows = ta ? k : m, brows = tb ? n : k;
   float *a = malloc(sizeof(float) * (size_t)(arows * lda)), *b = malloc(sizeof(float) * (size_t)(brows * ldb));
@@ -29,9 +30,15 @@ static double check_gemm(bool tile, bool ta, bool tb, int64_t m, int64_t n, int6
   for (int64_t i = 0; i < brows * ldb; i++) b[i] = value((uint64_t)i + 1000003);
   for (int64_t i = 0; i < m * ldc; i++) c0[i] = beta != 0 ? value((uint64_t)i + 7777) : NAN;
   memcpy(c, c0, sizeof(float) * (size_t)(m * ldc));
+  /* an addend R (leading dimension ldc, its padding NaN: never read) */
+  float *addend = NULL;
+  if (with_addend) {
+    addend = malloc(sizeof(float) * (size_t)(m * ldc));
+    for (int64_t i = 0; i < m * ldc; i++) addend[i] = i % ldc < n ? value((uint64_t)i + 99991) : NAN;
+  }
   if (!tile)
     eq_nn_small_gemm_f32(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-  else if (!eq_nn_tile_gemm_f32(ta, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias))
+  else if (!eq_nn_tile_gemm_f32(ta, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias, addend))
     m = 0; /* no AVX-512 here: nothing written, nothing to compare */
   double worst = 0;
   for (int64_t i = 0; i < m; i++) {
@@ -45,6 +52,10 @@ static double check_gemm(bool tile, bool ta, bool tb, int64_t m, int64_t n, int6
       if (bias) {
         ref += bias[j];
         scale += fabs(bias[j]);
+      }
+      if (addend) {
+        ref += addend[i * ldc + j];
+        scale += fabs(addend[i * ldc + j]);
       }
       ref *= alpha;
       scale = fabs(alpha) * scale + 1e-30;
@@ -65,22 +76,24 @@ static double check_gemm(bool tile, bool ta, bool tb, int64_t m, int64_t n, int6
   free(b);
   free(c);
   free(c0);
+  free(addend);
   return worst;
 }
 
 static double check_case(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, float beta) {
-  return check_gemm(false, ta, tb, m, n, k, alpha, beta, NULL);
+  return check_gemm(false, ta, tb, m, n, k, alpha, beta, NULL, false);
 }
 
-static void check_tile(bool ta, int64_t m, int64_t n, int64_t k, float alpha, float beta, bool with_bias) {
+static void check_tile(bool ta, int64_t m, int64_t n, int64_t k, float alpha, float beta, bool with_bias,
+                       bool with_addend) {
   float *bias = NULL;
   if (with_bias) {
     bias = malloc(sizeof(float) * (size_t)n);
     for (int64_t j = 0; j < n; j++) bias[j] = value((uint64_t)j + 4242);
   }
-  double err = check_gemm(true, ta, false, m, n, k, alpha, beta, bias);
-  CHECK_MSG(err < 2e-6, "tile gemm ta %d m %lld n %lld k %lld alpha %g beta %g bias %d: relative error %g", ta,
-            (long long)m, (long long)n, (long long)k, alpha, beta, with_bias, err);
+  double err = check_gemm(true, ta, false, m, n, k, alpha, beta, bias, with_addend);
+  CHECK_MSG(err < 2e-6, "tile gemm ta %d m %lld n %lld k %lld alpha %g beta %g bias %d addend %d: relative error %g",
+            ta, (long long)m, (long long)n, (long long)k, alpha, beta, with_bias, with_addend, err);
   free(bias);
 }
 
@@ -107,14 +120,18 @@ int main(void) {
    * blocks), k n = 600 x 1000 past the 2 MB slicing threshold, beta 0 and
    * not, with and without a bias */
   for (int ta = 0; ta < 2; ta++) {
-    check_tile(ta, 401, 70, 20, 1.0f, 0.0f, true);
-    check_tile(ta, 401, 70, 20, 0.5f, 1.0f, false);
-    check_tile(ta, 7, 600, 1000, 1.0f, 0.0f, true);
-    check_tile(ta, 13, 600, 1000, 2.0f, 0.25f, true);
-    check_tile(ta, 1, 1, 1, 1.0f, 0.0f, true);
-    check_tile(ta, 6, 64, 192, 1.0f, 0.0f, false);
+    check_tile(ta, 401, 70, 20, 1.0f, 0.0f, true, false);
+    check_tile(ta, 401, 70, 20, 0.5f, 1.0f, false, false);
+    check_tile(ta, 7, 600, 1000, 1.0f, 0.0f, true, false);
+    check_tile(ta, 13, 600, 1000, 2.0f, 0.25f, true, false);
+    check_tile(ta, 1, 1, 1, 1.0f, 0.0f, true, false);
+    check_tile(ta, 6, 64, 192, 1.0f, 0.0f, false, false);
+    /* an addend (a residual), with beta 0 and not, within one k slice and
+     * across several (added once) */
+    check_tile(ta, 401, 70, 20, 1.0f, 0.0f, true, true);
+    check_tile(ta, 13, 600, 1000, 0.5f, 1.0f, false, true);
   }
   float one = 1;
-  CHECK(!eq_nn_tile_gemm_f32(false, 0, 4, 4, 1.0f, &one, 4, &one, 4, 0.0f, &one, 4, NULL)); /* empty product */
+  CHECK(!eq_nn_tile_gemm_f32(false, 0, 4, 4, 1.0f, &one, 4, &one, 4, 0.0f, &one, 4, NULL, NULL)); /* empty product */
   return EQ_TEST_SUMMARY();
 }

@@ -1,7 +1,9 @@
-/* eq_linear: y = x W^T + b; backward dX = dY W, dW += dY^T X, db += column
- * sums of dY. Tall products are split by rows over the threads; in float32
- * with AVX-512 each share runs as register tiles (tile_gemm.c) with W^T
- * transposed once per call, else OpenBLAS does the work. */
+/* eq_linear: y = x W^T + b (eq_linear_add: + a residual, added as the
+ * output is stored); backward dX = dY W, dW += dY^T X, db += column sums
+ * of dY (and d residual += dY). Tall products are split by rows over the
+ * threads; in float32 with AVX-512 each share runs as register tiles
+ * (tile_gemm.c) with W^T transposed once per call, else OpenBLAS does the
+ * work. */
 #include "ops/nn/nn_common.h"
 
 /* One GEMM on this thread or, outside a parallel region, OpenBLAS's threads.
@@ -11,17 +13,18 @@
  * columns, a cache line per 6 floats, and the ViT-Tiny step measured 1-2 %
  * slower that way. */
 static void gemm(eq_dtype dt, bool ta, bool tb, int64_t m, int64_t n, int64_t k, const void *a, int64_t lda,
-                 const void *b, int64_t ldb, double beta, void *c, int64_t ldc, const void *bias) {
+                 const void *b, int64_t ldb, double beta, void *c, int64_t ldc, const void *bias, const void *addend) {
   if (m == 0 || n == 0) return;
   if (dt == EQ_F32) {
     if (!ta && !tb && (omp_in_parallel() || omp_get_max_threads() == 1) &&
-        eq_nn_tile_gemm_f32(ta, m, n, k, 1.0f, a, lda, b, ldb, (float)beta, c, ldc, bias))
+        eq_nn_tile_gemm_f32(ta, m, n, k, 1.0f, a, lda, b, ldb, (float)beta, c, ldc, bias, addend))
       return;
-    if (bias) { /* as the tiles would: onto beta C */
+    if (bias || addend) { /* as the tiles would: beta C + bias + addend, then the product onto it */
       for (int64_t r = 0; r < m; r++)
         for (int64_t j = 0; j < n; j++) {
           float *cr = (float *)c + r * ldc + j;
-          *cr = (beta != 0 ? (float)beta * *cr : 0) + ((const float *)bias)[j];
+          *cr = (beta != 0 ? (float)beta * *cr : 0) + (bias ? ((const float *)bias)[j] : 0) +
+                (addend ? ((const float *)addend)[r * ldc + j] : 0);
         }
       beta = 1;
     }
@@ -44,10 +47,11 @@ static int row_split_threads(int64_t m) {
  * own threading, whose shared packing and barriers cost ~5 % of a 2-thread
  * ViT step. */
 static void gemm_rows(eq_dtype dt, bool tb, int64_t m, int64_t n, int64_t k, const void *a, int64_t lda,
-                      const void *b, int64_t ldb, double beta, void *c, int64_t ldc, const void *bias) {
+                      const void *b, int64_t ldb, double beta, void *c, int64_t ldc, const void *bias,
+                      const void *addend) {
   int threads = row_split_threads(m);
   if (threads == 1) {
-    gemm(dt, false, tb, m, n, k, a, lda, b, ldb, beta, c, ldc, bias);
+    gemm(dt, false, tb, m, n, k, a, lda, b, ldb, beta, c, ldc, bias, addend);
     return;
   }
   size_t es = eq_dtype_size(dt);
@@ -55,7 +59,7 @@ static void gemm_rows(eq_dtype dt, bool tb, int64_t m, int64_t n, int64_t k, con
   for (int t = 0; t < threads; t++) {
     int64_t r0 = m * t / threads, r1 = m * (t + 1) / threads;
     gemm(dt, false, tb, r1 - r0, n, k, (const char *)a + (size_t)(r0 * lda) * es, lda, b, ldb, beta,
-         (char *)c + (size_t)(r0 * ldc) * es, ldc, bias);
+         (char *)c + (size_t)(r0 * ldc) * es, ldc, bias, addend ? (const char *)addend + (size_t)(r0 * ldc) * es : NULL);
   }
 }
 
@@ -67,7 +71,7 @@ static eq_status gemm_weight_grad(eq_dtype dt, int64_t out, int64_t in, int64_t 
                                   bool fresh, void *dw) {
   int threads = row_split_threads(m);
   if (threads == 1) {
-    gemm(dt, true, false, out, in, m, dy, out, x, in, !fresh, dw, in, NULL);
+    gemm(dt, true, false, out, in, m, dy, out, x, in, !fresh, dw, in, NULL, NULL);
     return EQ_OK;
   }
   size_t es = eq_dtype_size(dt), part = (size_t)(out * in);
@@ -78,7 +82,7 @@ static eq_status gemm_weight_grad(eq_dtype dt, int64_t out, int64_t in, int64_t 
     int64_t r0 = m * t / threads, r1 = m * (t + 1) / threads;
     void *c = t == 0 ? dw : ws + (size_t)(t - 1) * part * es;
     gemm(dt, true, false, out, in, r1 - r0, (const char *)dy + (size_t)(r0 * out) * es, out,
-         (const char *)x + (size_t)(r0 * in) * es, in, t == 0 && !fresh, c, in, NULL);
+         (const char *)x + (size_t)(r0 * in) * es, in, t == 0 && !fresh, c, in, NULL, NULL);
   }
 #pragma omp parallel for schedule(static)
   for (int64_t e = 0; e < (int64_t)part; e++)
@@ -101,8 +105,12 @@ static eq_status linear_backward(eq_node *node) {
   eq_tensor *dx = g[0], *dw = g[1], *db = g[2];
   bool fx = fresh[0], fw = fresh[1], fb = fresh[2];
   /* A fresh (uninitialised) buffer is written with beta 0. */
-  if (dx && in) gemm_rows(dt, false, m, in, out, eq_data_ptr(dy), out, eq_data_ptr(w), in, !fx, eq_data_ptr(dx), in, NULL);
+  if (dx && in)
+    gemm_rows(dt, false, m, in, out, eq_data_ptr(dy), out, eq_data_ptr(w), in, !fx, eq_data_ptr(dx), in, NULL, NULL);
   if (dw && in && gemm_weight_grad(dt, out, in, m, eq_data_ptr(dy), eq_data_ptr(x), fw, eq_data_ptr(dw)))
+    return eq_error_code();
+  /* eq_linear_add: the residual's gradient is dY itself */
+  if (node->n_inputs == 4 && node->inputs[3]->requires_grad && eq_grad_accumulate(node->inputs[3], dy))
     return eq_error_code();
   if (dx && in && out == 0 && fx) eq_fill_(dx, 0);
   if (dw && in && m == 0 && fw) eq_fill_(dw, 0);
@@ -129,9 +137,9 @@ static eq_status linear_backward(eq_node *node) {
   return EQ_OK;
 }
 
-eq_tensor *eq_linear(eq_tensor *x, eq_tensor *weight, eq_tensor *bias) {
-  const char *op = "linear";
-  char bx[96], bw[96];
+/* y = x W^T + b (+ residual, which has y's shape). */
+static eq_tensor *linear(const char *op, eq_tensor *x, eq_tensor *weight, eq_tensor *bias, eq_tensor *residual) {
+  char bx[96], bw[96], br[96];
   if (eq_nn_check(op, "input", x, -1, -1) || eq_nn_check(op, "weight", weight, 2, x->dtype)) return NULL;
   if (bias && eq_nn_check(op, "bias", bias, 1, x->dtype)) return NULL;
   if (x->ndim < 1 || x->shape[x->ndim - 1] != weight->shape[1]) {
@@ -144,14 +152,26 @@ eq_tensor *eq_linear(eq_tensor *x, eq_tensor *weight, eq_tensor *bias) {
              eq_shape_str(bias, bx, sizeof bx), eq_shape_str(weight, bw, sizeof bw), (long long)weight->shape[0]);
     return NULL;
   }
-  eq_tensor *xc = eq_nn_contig(x), *wc = eq_nn_contig(weight), *bc = eq_nn_contig(bias);
-  if (!xc || !wc || (bias && !bc)) return NULL;
   int64_t in = weight->shape[1], out = weight->shape[0], m = eq_numel(x) / (in ? in : 1);
   int64_t shape[EQ_MAX_DIMS];
   for (int d = 0; d < x->ndim; d++) shape[d] = x->shape[d];
   shape[x->ndim - 1] = out;
+  if (residual) {
+    if (eq_nn_check(op, "residual", residual, x->ndim, x->dtype)) return NULL;
+    bool same = true;
+    for (int d = 0; d < x->ndim; d++) same = same && residual->shape[d] == shape[d];
+    if (!same) {
+      eq_error(EQ_ERR_SHAPE, "%s: residual %s does not match the output shape of input %s and weight %s", op,
+               eq_shape_str(residual, br, sizeof br), eq_shape_str(x, bx, sizeof bx),
+               eq_shape_str(weight, bw, sizeof bw));
+      return NULL;
+    }
+  }
+  eq_tensor *xc = eq_nn_contig(x), *wc = eq_nn_contig(weight), *bc = eq_nn_contig(bias), *rc = eq_nn_contig(residual);
+  if (!xc || !wc || (bias && !bc) || (residual && !rc)) return NULL;
   eq_tensor *y = eq_empty(x->dtype, x->ndim, shape);
   if (!y) return NULL;
+  const void *rp = rc ? eq_data_ptr(rc) : NULL;
   if (in && x->dtype == EQ_F32 && eq_nn_tile_gemm_available() &&
       (row_split_threads(m) > 1 || omp_get_max_threads() == 1)) {
     /* Register tiles read B row-major: W^T once per call, its row stride
@@ -161,25 +181,46 @@ eq_tensor *eq_linear(eq_tensor *x, eq_tensor *weight, eq_tensor *bias) {
     float *wt = eq_nn_workspace((size_t)(in * ldt) * sizeof(float));
     if (!wt) return NULL;
     eq_nn_transpose_f32(out, in, eq_f32(wc), in, wt, ldt);
-    gemm_rows(EQ_F32, false, m, out, in, eq_f32(xc), in, wt, ldt, 0, eq_f32(y), out, bc ? eq_f32(bc) : NULL);
+    gemm_rows(EQ_F32, false, m, out, in, eq_f32(xc), in, wt, ldt, 0, eq_f32(y), out, bc ? eq_f32(bc) : NULL, rp);
   } else {
     double beta = 0;
-    if (bc) {
-      /* Seed the rows with the bias and let the GEMM add onto it. */
+    if (bc || rc) {
+      /* Seed the rows with the bias (and the residual) and let the GEMM add onto them. */
       size_t es = eq_dtype_size(x->dtype);
       char *yp = eq_data_ptr(y);
-      const char *bp = eq_data_ptr(bc);
+      const char *bp = bc ? eq_data_ptr(bc) : NULL;
 #pragma omp parallel for schedule(static) if (m * out > 65536)
-      for (int64_t r = 0; r < m; r++) memcpy(yp + (size_t)(r * out) * es, bp, (size_t)out * es);
+      for (int64_t r = 0; r < m; r++) {
+        char *yr = yp + (size_t)(r * out) * es;
+        if (rp)
+          memcpy(yr, (const char *)rp + (size_t)(r * out) * es, (size_t)out * es);
+        for (int64_t j = 0; bp && j < out; j++) {
+          if (x->dtype == EQ_F32)
+            ((float *)yr)[j] = (rp ? ((float *)yr)[j] : 0) + ((const float *)bp)[j];
+          else
+            ((double *)yr)[j] = (rp ? ((double *)yr)[j] : 0) + ((const double *)bp)[j];
+        }
+      }
       beta = 1;
     } else if (in == 0) {
       eq_fill_(y, 0);
     }
     if (in)
-      gemm_rows(x->dtype, true, m, out, in, eq_data_ptr(xc), in, eq_data_ptr(wc), in, beta, eq_data_ptr(y), out, NULL);
+      gemm_rows(x->dtype, true, m, out, in, eq_data_ptr(xc), in, eq_data_ptr(wc), in, beta, eq_data_ptr(y), out, NULL,
+                NULL);
   }
-  eq_tensor *ins[3] = {xc, wc, bc};
-  int n = bc ? 3 : 2;
+  eq_tensor *ins[4] = {xc, wc, bc, rc};
+  int n = rc ? 4 : bc ? 3 : 2;
   if (!eq_tape_record(op, y, n, ins, linear_backward) && eq_needs_grad(n, ins)) return NULL;
   return y;
+}
+
+eq_tensor *eq_linear(eq_tensor *x, eq_tensor *weight, eq_tensor *bias) { return linear("linear", x, weight, bias, NULL); }
+
+eq_tensor *eq_linear_add(eq_tensor *x, eq_tensor *weight, eq_tensor *bias, eq_tensor *residual) {
+  if (!residual) {
+    eq_error(EQ_ERR_VALUE, "linear_add: residual is NULL");
+    return NULL;
+  }
+  return linear("linear_add", x, weight, bias, residual);
 }

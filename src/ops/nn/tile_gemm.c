@@ -34,21 +34,29 @@ enum {
   SLICE_FLOATS = 131072,
 };
 
-/* C[i0 .. i0+rows, j0 .. j0+nv*16 (masked by `last`)] = alpha (A B + bias)
- * + beta C, for one register tile. A(i, kk) = a[i * ars + kk * acs]; B
- * row-major (ldb); bias indexed by C's column. `nv` is a literal at every
- * call so the tile stays in registers. */
-static inline __attribute__((always_inline)) void tile(int nv, int64_t rows, int64_t k, float alpha, const float *a,
-                                                      int64_t ars, int64_t acs, const float *b, int64_t ldb,
-                                                      __mmask16 last, float beta, const float *bias, float *c,
-                                                      int64_t ldc) {
-  /* The bias seeds the accumulators: added in the store, it made GCC spill
-   * them in the k loop (3x slower). */
+/* C[i0 .. i0+rows, j0 .. j0+nv*16 (masked by `last`)] = alpha (A B + bias +
+ * R) + beta C, R an addend with C's leading dimension (or NULL), for one
+ * register tile. `nv` and `has_addend` are literals at every call so the
+ * tile stays in registers. A(i, kk) = a[i * ars + kk * acs]; B
+ * row-major (ldb); bias indexed by C's column. */
+static inline __attribute__((always_inline)) void tile(int nv, bool has_addend, int64_t rows, int64_t k, float alpha,
+                                                      const float *a, int64_t ars, int64_t acs, const float *b,
+                                                      int64_t ldb, __mmask16 last, float beta, const float *bias,
+                                                      const float *addend, float *c, int64_t ldc) {
+  /* The bias and the addend seed the accumulators: read in the store, they
+   * made GCC spill the accumulators in the k loop (3x slower). `has_addend`
+   * is a literal at every call, so the common case keeps the plain seed. */
   __m512 acc[TILE_ROWS][MAX_VECS], seed[MAX_VECS];
   for (int v = 0; v < nv; v++)
     seed[v] = bias ? _mm512_maskz_loadu_ps(v == nv - 1 ? last : (__mmask16)0xFFFF, bias + v * VEC) : _mm512_setzero_ps();
-  for (int r = 0; r < TILE_ROWS; r++)
-    for (int v = 0; v < nv; v++) acc[r][v] = seed[v];
+  for (int r = 0; r < TILE_ROWS; r++) {
+    /* rows past the edge: row 0's addend (in bounds, not stored) */
+    const float *arow = has_addend ? addend + (r < rows ? r : 0) * ldc : NULL;
+    for (int v = 0; v < nv; v++)
+      acc[r][v] = has_addend ? _mm512_add_ps(seed[v], _mm512_maskz_loadu_ps(v == nv - 1 ? last : (__mmask16)0xFFFF,
+                                                                            arow + v * VEC))
+                             : seed[v];
+  }
   /* Rows past the edge read row 0 of the tile (in bounds) and are not stored. */
   int64_t roff[TILE_ROWS];
   for (int r = 0; r < TILE_ROWS; r++) roff[r] = (r < rows ? r : 0) * ars;
@@ -80,7 +88,8 @@ static inline __attribute__((always_inline)) void tile(int nv, int64_t rows, int
 /* One slice of k: row blocks of A, within each the 64-column panels of B,
  * within each the 6-row tiles. */
 static void gemm_slice(int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t ars, int64_t acs,
-                       const float *b, int64_t ldb, float beta, const float *bias, float *c, int64_t ldc) {
+                       const float *b, int64_t ldb, float beta, const float *bias, const float *addend, float *c,
+                       int64_t ldc) {
   for (int64_t ib = 0; ib < m; ib += ROW_BLOCK) {
     int64_t ie = m - ib < ROW_BLOCK ? m : ib + ROW_BLOCK;
     for (int64_t j0 = 0; j0 < n; j0 += MAX_VECS * VEC) {
@@ -93,19 +102,32 @@ static void gemm_slice(int64_t m, int64_t n, int64_t k, float alpha, const float
         int64_t rows = ie - i0 < TILE_ROWS ? ie - i0 : TILE_ROWS;
         const float *ai = a + i0 * ars;
         float *cij = c + i0 * ldc + j0;
-        switch (nv) {
-        case 4: tile(4, rows, k, alpha, ai, ars, acs, bj, ldb, last, beta, biasj, cij, ldc); break;
-        case 3: tile(3, rows, k, alpha, ai, ars, acs, bj, ldb, last, beta, biasj, cij, ldc); break;
-        case 2: tile(2, rows, k, alpha, ai, ars, acs, bj, ldb, last, beta, biasj, cij, ldc); break;
-        default: tile(1, rows, k, alpha, ai, ars, acs, bj, ldb, last, beta, biasj, cij, ldc); break;
+        const float *rij = addend ? addend + i0 * ldc + j0 : NULL;
+#define TILE(NV, ADD) tile(NV, ADD, rows, k, alpha, ai, ars, acs, bj, ldb, last, beta, biasj, rij, cij, ldc)
+        if (addend) {
+          switch (nv) {
+          case 4: TILE(4, true); break;
+          case 3: TILE(3, true); break;
+          case 2: TILE(2, true); break;
+          default: TILE(1, true); break;
+          }
+        } else {
+          switch (nv) {
+          case 4: TILE(4, false); break;
+          case 3: TILE(3, false); break;
+          case 2: TILE(2, false); break;
+          default: TILE(1, false); break;
+          }
         }
+#undef TILE
       }
     }
   }
 }
 
 static void gemm_nn(int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t ars, int64_t acs,
-                    const float *b, int64_t ldb, float beta, const float *bias, float *c, int64_t ldc) {
+                    const float *b, int64_t ldb, float beta, const float *bias, const float *addend, float *c,
+                    int64_t ldc) {
   int64_t slice = k;
   if (k * n > SLICE_ABOVE) {
     int64_t slices = (k * n + SLICE_FLOATS - 1) / SLICE_FLOATS;
@@ -113,9 +135,9 @@ static void gemm_nn(int64_t m, int64_t n, int64_t k, float alpha, const float *a
   }
   for (int64_t k0 = 0; k0 < k; k0 += slice) {
     int64_t kn = k - k0 < slice ? k - k0 : slice;
-    /* the first slice applies beta and the bias, the others add on */
-    gemm_slice(m, n, kn, alpha, a + k0 * acs, ars, acs, b + k0 * ldb, ldb, k0 ? 1.0f : beta, k0 ? NULL : bias, c,
-               ldc);
+    /* the first slice applies beta, the bias and the addend, the others add on */
+    gemm_slice(m, n, kn, alpha, a + k0 * acs, ars, acs, b + k0 * ldb, ldb, k0 ? 1.0f : beta, k0 ? NULL : bias,
+               k0 ? NULL : addend, c, ldc);
   }
 }
 
@@ -170,14 +192,15 @@ void eq_nn_transpose_f32(int64_t rows, int64_t cols, const float *src, int64_t l
 }
 
 bool eq_nn_tile_gemm_f32(bool ta, int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda,
-                         const float *b, int64_t ldb, float beta, float *c, int64_t ldc, const float *bias) {
+                         const float *b, int64_t ldb, float beta, float *c, int64_t ldc, const float *bias,
+                         const float *addend) {
 #ifdef __AVX512F__
   if (m <= 0 || n <= 0 || k <= 0) return false;
-  gemm_nn(m, n, k, alpha, a, ta ? 1 : lda, ta ? lda : 1, b, ldb, beta, bias, c, ldc);
+  gemm_nn(m, n, k, alpha, a, ta ? 1 : lda, ta ? lda : 1, b, ldb, beta, bias, addend, c, ldc);
   return true;
 #else
-  (void)ta, (void)m, (void)n, (void)k, (void)alpha, (void)a, (void)lda, (void)b, (void)ldb, (void)beta, (void)c;
-  (void)ldc, (void)bias;
+  (void)ta, (void)m, (void)n, (void)k, (void)alpha, (void)a, (void)lda, (void)b, (void)ldb, (void)beta, (void)addend;
+  (void)c, (void)ldc, (void)bias;
   return false;
 #endif
 }
@@ -188,7 +211,7 @@ void eq_nn_small_gemm_f32(bool ta, bool tb, int64_t m, int64_t n, int64_t k, flo
   if (m > 0 && n > 0 && k > 0 && (!tb || n * k <= SCRATCH_FLOATS)) {
     int64_t ars = ta ? 1 : lda, acs = ta ? lda : 1;
     if (!tb) {
-      gemm_nn(m, n, k, alpha, a, ars, acs, b, ldb, beta, NULL, c, ldc);
+      gemm_nn(m, n, k, alpha, a, ars, acs, b, ldb, beta, NULL, NULL, c, ldc);
       return;
     }
     /* B is stored n x k. Its first n16 rows are transposed once (16 x 16
@@ -200,7 +223,7 @@ void eq_nn_small_gemm_f32(bool ta, bool tb, int64_t m, int64_t n, int64_t k, flo
     transpose_blocks(n16, k16, b, ldb, bt, n16);
     for (int64_t j = 0; j < n16; j++)
       for (int64_t kk = k16; kk < k; kk++) bt[kk * n16 + j] = b[j * ldb + kk];
-    if (n16) gemm_nn(m, n16, k, alpha, a, ars, acs, bt, n16, beta, NULL, c, ldc);
+    if (n16) gemm_nn(m, n16, k, alpha, a, ars, acs, bt, n16, beta, NULL, NULL, c, ldc);
     for (int64_t j = n16; j < n; j++) edge_column(m, k, alpha, a, ars, acs, b + j * ldb, beta, c + j, ldc);
     return;
   }
