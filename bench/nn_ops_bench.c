@@ -1,7 +1,7 @@
 /* Timings of the non-convolution NN ops at the shapes of the issue-2
- * benchmark models (batch 64): ViT-Tiny's attention, layer norm and linear
- * layers, ResNet-18's batch norm and max pool. Forward and backward through
- * the public API and the tape, best of `reps` after a warm-up.
+ * benchmark models (batch 64): ViT-Tiny's attention, GELU, layer norm and
+ * linear layers, ResNet-18's batch norm and max pool. Forward and backward
+ * through the public API and the tape, best of `reps` after a warm-up.
  *
  *   build/bench/nn_ops_bench [reps] [name filter]
  */
@@ -70,6 +70,7 @@ static void timeit(const char *name, fwd_fn f, void *ctx, int n, eq_tensor **in,
 
 static eq_tensor *p_att(eq_tensor **in, void *c) { return eq_attention(in[0], in[1], in[2], NULL, 0); }
 static eq_tensor *p_att_qkv(eq_tensor **in, void *c) { return eq_attention_qkv(in[0], 3, NULL, 0); }
+static eq_tensor *p_gelu(eq_tensor **in, void *c) { return eq_gelu(in[0], false); }
 static eq_tensor *p_ln(eq_tensor **in, void *c) { return eq_layer_norm(in[0], in[1], in[2], 1e-6); }
 static eq_tensor *p_lin(eq_tensor **in, void *c) { return eq_linear(in[0], in[1], in[2]); }
 static eq_tensor *p_bn(eq_tensor **in, void *c) {
@@ -102,6 +103,11 @@ int main(int argc, char **argv) {
   if (wanted("attention_qkv [64,65,576] 3 heads")) {
     in[0] = LEAF(7, 64, 65, 576);
     timeit("attention_qkv [64,65,576] 3 heads", p_att_qkv, NULL, 1, in, 4.0 * 64 * 3 * 65 * 65 * 64, 0, reps);
+    eq_tensor_free(in[0]);
+  }
+  if (wanted("gelu [64,65,768]")) { /* the MLP's activation */
+    in[0] = LEAF(8, 64, 65, 768);
+    timeit("gelu [64,65,768]", p_gelu, NULL, 1, in, 0, 2.0 * 4 * 64 * 65 * 768, reps);
     eq_tensor_free(in[0]);
   }
   in[0] = LEAF(4, 64, 65, 192), in[1] = LEAF(5, 192), in[2] = LEAF(6, 192);

@@ -61,14 +61,6 @@ DEFINE_ACT_GRADS(double, )
 
 static void ugrad_kernel(char **ptr, const int64_t *stride, int64_t n, void *vctx) {
   const ugrad_ctx *c = vctx;
-  char *rest[4] = {ptr[0], ptr[1], ptr[2], ptr[3]};
-  if (c->ct == EQ_F32 && c->op == EQ_GELU && stride[0] == 4 && stride[1] == 4 && stride[2] == 4) {
-    /* the vectors in intrinsics, the tail below */
-    int64_t done = eq_gelu_grad_f32_avx512((const float *)ptr[1], (const float *)ptr[2], (float *)ptr[0], n, c->store);
-    for (int k = 0; k < 4; k++) rest[k] += done * stride[k];
-    n -= done;
-  }
-  ptr = rest;
   if (c->ct == EQ_F32) {
     switch (c->op) { UNARY_GRAD_CASES(float, f) }
   } else {
@@ -109,7 +101,57 @@ static eq_status unary_backward(eq_node *node) {
   return st;
 }
 
+/* ------------------------------------------------------------ GELU keeping its slope */
+
+/* dx (+)= g * slope, the slope GELU'(x) kept by the forward (node->ctx). */
+static eq_status gelu_slope_backward(eq_node *node) {
+  eq_tensor *x = node->inputs[0], *g = node->out->grad;
+  if (!x->requires_grad) return EQ_OK;
+  bool fresh;
+  eq_tensor *acc = eq_grad_buffer_uninit(x, &fresh);
+  if (!acc) return eq_error_code();
+  const float *gp = eq_f32(g), *slope = node->ctx;
+  float *dx = eq_f32(acc);
+  int64_t n = eq_numel(x);
+#pragma omp parallel for schedule(static) if (n > 65536)
+  for (int64_t i = 0; i < n; i++) dx[i] = (fresh ? 0 : dx[i]) + gp[i] * slope[i];
+  return EQ_OK;
+}
+
+/* GELU (erf form) on a contiguous float32 CPU input that needs a gradient,
+ * with AVX-512: the forward also writes the slope into the node, one pass
+ * that shares Phi(x), so the backward is a multiply instead of recomputing
+ * Phi and phi (the erfc polynomial, two exponentials and a reciprocal). */
+static bool gelu_slope_applies(eq_tensor *x) {
+  return eq_gelu_avx512_available() && x->dtype == EQ_F32 && x->storage->device.type == EQ_DEVICE_CPU &&
+         eq_is_contiguous(x) && eq_needs_grad(1, &x);
+}
+
+static eq_tensor *gelu_keeping_slope(eq_tensor *x) {
+  int64_t n = eq_numel(x);
+  eq_tensor *out = eq_empty(EQ_F32, x->ndim, x->shape);
+  if (!out) return NULL;
+  bool failed;
+  eq_node *node = eq_ops_record("gelu", out, 1, &x, gelu_slope_backward, &failed);
+  float *slope = node ? eq_node_alloc_ctx(node, (size_t)(n ? n : 1) * sizeof(float)) : NULL;
+  if (!slope) return NULL; /* out of memory; out is on the tape (or in the arena) */
+  const float *xp = eq_f32(x);
+  float *yp = eq_f32(out);
+  const int64_t chunk = 16384;
+#pragma omp parallel for schedule(static) if (n > 65536)
+  for (int64_t i0 = 0; i0 < n; i0 += chunk) {
+    int64_t len = n - i0 < chunk ? n - i0 : chunk;
+    for (int64_t i = i0 + eq_gelu_slope_f32_avx512(xp + i0, yp + i0, slope + i0, len); i < i0 + len; i++) {
+      float a = xp[i], cdf = eq_normal_cdff(a);
+      yp[i] = a * cdf;
+      slope[i] = cdf + a * (float)INV_SQRT_2PI * eq_expf(-0.5f * a * a);
+    }
+  }
+  return out;
+}
+
 eq_tensor *eq_unary(eq_unary_op op, eq_tensor *x) {
+  if (op == EQ_GELU && gelu_slope_applies(x)) return gelu_keeping_slope(x);
   eq_tensor *out = eq_unary_raw(op, x);
   if (!out || !eq_unary_is_differentiable(op) || !eq_dtype_is_float(x->dtype)) return out;
   bool failed;

@@ -26,10 +26,12 @@ eq_tensor *eq_binary_raw_typed(eq_binary_op op, eq_tensor *a, eq_tensor *b, eq_d
 
 /* GELU (erf form) on contiguous float32 with AVX-512 (gelu_avx512.c): each
  * does the whole 16-element vectors of its n and returns how many that was
- * (0 without AVX-512); the caller finishes the rest. The backward writes
- * dx = g GELU'(x) (store) or adds it. */
+ * (0 without AVX-512); the caller finishes the rest. The slope form also
+ * writes GELU'(x) = Phi(x) + x phi(x), for a backward that is one multiply
+ * (eq_gelu while recording). */
+bool eq_gelu_avx512_available(void);
 int64_t eq_gelu_f32_avx512(const float *x, float *y, int64_t n);
-int64_t eq_gelu_grad_f32_avx512(const float *g, const float *x, float *dx, int64_t n, bool store);
+int64_t eq_gelu_slope_f32_avx512(const float *x, float *y, float *slope, int64_t n);
 
 /* A scalar as a 0-d tensor on the stack: no allocation per call. */
 typedef struct eq_stack_scalar {
