@@ -29,9 +29,13 @@ static double worst_diff(const eq_tensor *a, const eq_tensor *b) {
 static void check_case(eq_dtype dt, int64_t n, int64_t t, int heads, int64_t hd) {
   double tol = dt == EQ_F32 ? 2e-6 : 1e-13;
   int64_t d = heads * hd;
+  /* the leaves on the heap (their gradients are, and go with them); the
+   * ops' intermediates in the caller's arena */
+  eq_arena *arena = eq_arena_set_current(NULL);
   eq_tensor *x = eq_rand_normal(dt, EQ_DIMS(n, t, 3 * d), 0, 1, 7, 0);
   eq_tensor *x2 = eq_contiguous(x);
   eq_tensor *g = eq_rand_normal(dt, EQ_DIMS(n, t, d), 0, 1, 8, 0);
+  eq_arena_set_current(arena);
   eq_set_requires_grad(x, true);
   eq_set_requires_grad(x2, true);
   for (int pass = 1; pass <= 2; pass++) {

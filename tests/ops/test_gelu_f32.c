@@ -22,7 +22,11 @@ enum path { KEEP_SLOPE, FORWARD_ONLY, STRIDED };
  * the slope); FORWARD_ONLY: no gradient; STRIDED: a transposed view, which
  * goes through the portable kernels and their backward. */
 static void check_range(int64_t n, enum path path) {
+  /* the leaves on the heap (their gradients are, and go with them); the
+   * ops' intermediates in the caller's arena */
+  eq_arena *arena = eq_arena_set_current(NULL);
   eq_tensor *x = eq_empty(EQ_F32, EQ_DIMS(n)), *g = eq_empty(EQ_F32, EQ_DIMS(n));
+  eq_arena_set_current(arena);
   for (int64_t i = 0; i < n; i++) {
     eq_set_flat(x, i, -14.0 + 28.0 * (double)i / (double)(n - 1));
     eq_set_flat(g, i, 0.5 + (double)(i % 7) / 4.0);
