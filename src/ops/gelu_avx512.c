@@ -19,24 +19,9 @@
 #ifdef __AVX512F__
 #include <immintrin.h>
 
-#define SET1 _mm512_set1_ps
+#include "ops/avx512_exp.h"
 
-/* e^a for a in [-110, 0] (NaN-free inputs): a = n ln2 + r, Cephes' degree-6
- * polynomial for e^r, 2^n by vscalefps; 0 below -86.6. */
-static inline __m512 exp_nonpos(__m512 a) {
-  __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(a, SET1(1.44269504088896341f)),
-                                  _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m512 r = _mm512_fnmadd_ps(n, SET1(0.693359375f), a);
-  r = _mm512_fnmadd_ps(n, SET1(-2.12194440e-4f), r);
-  __m512 p = SET1(1.9875691500e-4f);
-  p = _mm512_fmadd_ps(p, r, SET1(1.3981999507e-3f));
-  p = _mm512_fmadd_ps(p, r, SET1(8.3334519073e-3f));
-  p = _mm512_fmadd_ps(p, r, SET1(4.1665795894e-2f));
-  p = _mm512_fmadd_ps(p, r, SET1(1.6666665459e-1f));
-  p = _mm512_fmadd_ps(p, r, SET1(5.0000001201e-1f));
-  __m512 e = _mm512_fmadd_ps(_mm512_mul_ps(p, r), r, _mm512_add_ps(r, SET1(1.0f)));
-  return _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(a, SET1(-86.6f), _CMP_GE_OQ), _mm512_scalef_ps(e, n));
-}
+#define SET1 _mm512_set1_ps
 
 /* t = 1 / (1 + z / 2) and erfc's polynomial P(t) (eq_erfcf_pos). */
 static inline __m512 erfc_poly(__m512 z, __m512 *t_out) {
@@ -73,7 +58,7 @@ static inline __m512 cdf_from_tail(__m512 x, __m512 half_tail) {
 static inline __m512 normal_cdf(__m512 x) {
   __m512 t, z = half_abs_scaled(x), p = erfc_poly(z, &t);
   __m512 z2 = _mm512_mul_ps(z, z), z2lo = _mm512_fmsub_ps(z, z, z2);
-  __m512 half_tail = _mm512_mul_ps(_mm512_mul_ps(_mm512_mul_ps(t, SET1(0.5f)), exp_nonpos(_mm512_sub_ps(p, z2))),
+  __m512 half_tail = _mm512_mul_ps(_mm512_mul_ps(_mm512_mul_ps(t, SET1(0.5f)), eq_exp_nonpos_ps(_mm512_sub_ps(p, z2))),
                                    _mm512_sub_ps(SET1(1.0f), z2lo));
   return cdf_from_tail(x, half_tail);
 }
@@ -84,9 +69,9 @@ static inline __m512 normal_cdf_and_gauss(__m512 x, __m512 *gauss) {
   __m512 t, z = half_abs_scaled(x), p = erfc_poly(z, &t);
   __m512 z2 = _mm512_mul_ps(z, z), z2lo = _mm512_fmsub_ps(z, z, z2);
   /* 0 beyond z^2 = 86.6, so the clamp of z at 10 does not show */
-  __m512 g = _mm512_mul_ps(exp_nonpos(_mm512_sub_ps(_mm512_setzero_ps(), z2)), _mm512_sub_ps(SET1(1.0f), z2lo));
+  __m512 g = _mm512_mul_ps(eq_exp_nonpos_ps(_mm512_sub_ps(_mm512_setzero_ps(), z2)), _mm512_sub_ps(SET1(1.0f), z2lo));
   *gauss = g;
-  __m512 half_tail = _mm512_mul_ps(_mm512_mul_ps(_mm512_mul_ps(t, SET1(0.5f)), exp_nonpos(p)), g);
+  __m512 half_tail = _mm512_mul_ps(_mm512_mul_ps(_mm512_mul_ps(t, SET1(0.5f)), eq_exp_nonpos_ps(p)), g);
   return cdf_from_tail(x, half_tail);
 }
 #endif

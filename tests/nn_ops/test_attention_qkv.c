@@ -3,7 +3,8 @@
  * past the 16-lane vectors and 6-row tiles of the float32 GEMMs: the
  * output, and d(qkv) written fresh and then accumulated. Both run the same
  * kernels, so they agree to float rounding; a layout slip (a head, a row
- * stride, a third of the row) shows as an O(1) difference. */
+ * stride, a third of the row) shows as an O(1) difference. And float32
+ * attention against float64 with masks, for the float32 softmax rows. */
 #include <math.h>
 
 #include "eq_test.h"
@@ -56,6 +57,47 @@ static void check_case(eq_dtype dt, int64_t n, int64_t t, int heads, int64_t hd)
   eq_tensor_free(g);
 }
 
+/* eq_attention in float32 (AVX-512 softmax rows where the build has them)
+ * against float64 (scalar rows): 40 keys (two 16-lane vectors and a tail),
+ * a bool mask that removes some keys, all keys of one query row, and all
+ * but the tail of another; output and the three gradients. */
+static void check_f32_against_f64(void) {
+  const int64_t B = 2, H = 3, Lq = 9, Lk = 40, D = 16;
+  eq_arena *arena = eq_arena_set_current(NULL);
+  eq_tensor *in64[3], *in32[3], *mask = eq_zeros(EQ_BOOL, EQ_DIMS(B, 1, Lq, Lk));
+  const int64_t shapes[3][4] = {{B, H, Lq, D}, {B, H, Lk, D}, {B, H, Lk, D}};
+  for (int t = 0; t < 3; t++) {
+    in64[t] = eq_rand_normal(EQ_F64, 4, shapes[t], 0, 2, 20 + (uint64_t)t, 0);
+    in32[t] = eq_to_dtype(in64[t], EQ_F32);
+    eq_set_requires_grad(in64[t], true);
+    eq_set_requires_grad(in32[t], true);
+  }
+  for (int64_t e = 0; e < B * Lq * Lk; e++) {
+    int64_t row = e / Lk % Lq, key = e % Lk;
+    bool keep = (e * 7) % 5 != 0;
+    if (row == 3) keep = false;     /* attends to nothing */
+    if (row == 5) keep = key >= 32; /* only the tail */
+    eq_set_flat(mask, e, keep);
+  }
+  eq_tensor *g64 = eq_rand_normal(EQ_F64, EQ_DIMS(B, H, Lq, D), 0, 1, 30, 0), *g32 = eq_to_dtype(g64, EQ_F32);
+  eq_arena_set_current(arena);
+  eq_tensor *y64 = eq_attention(in64[0], in64[1], in64[2], mask, 0), *y32 = eq_attention(in32[0], in32[1], in32[2], mask, 0);
+  CHECK(y64 && y32 && eq_backward_with(y64, g64) == EQ_OK && eq_backward_with(y32, g32) == EQ_OK);
+  eq_tape_clear();
+  if (y64 && y32) {
+    double e = worst_diff(y32, y64);
+    CHECK_MSG(e < 1e-5, "float32 output against float64: %g", e);
+    for (int t = 0; t < 3; t++) {
+      e = in32[t]->grad && in64[t]->grad ? worst_diff(in32[t]->grad, in64[t]->grad) : INFINITY;
+      CHECK_MSG(e < 1e-4, "float32 gradient %d against float64: %g", t, e);
+    }
+  }
+  for (int t = 0; t < 3; t++) eq_tensor_free(in64[t]), eq_tensor_free(in32[t]);
+  eq_tensor_free(mask);
+  eq_tensor_free(g64);
+  eq_tensor_free(g32);
+}
+
 int main(void) {
   eq_arena *arena = eq_arena_new(64 << 20);
   eq_arena_set_current(arena);
@@ -63,6 +105,7 @@ int main(void) {
   check_case(EQ_F32, 2, 65, 3, 64); /* ViT-Tiny's shape at 64 px */
   check_case(EQ_F64, 3, 17, 3, 20);
   check_case(EQ_F32, 1, 1, 1, 1);
+  check_f32_against_f64();
   eq_arena_set_current(NULL);
   eq_arena_free(arena);
   return EQ_TEST_SUMMARY();
