@@ -133,8 +133,12 @@ static eq_tensor *gelu_keeping_slope(eq_tensor *x) {
   if (!out) return NULL;
   bool failed;
   eq_node *node = eq_ops_record("gelu", out, 1, &x, gelu_slope_backward, &failed);
-  float *slope = node ? eq_node_alloc_ctx(node, (size_t)(n ? n : 1) * sizeof(float)) : NULL;
-  if (!slope) return NULL; /* out of memory; out is on the tape (or in the arena) */
+  if (!node) { /* out of memory (x needs a gradient, so a node was due) */
+    eq_tensor_free(out);
+    return NULL;
+  }
+  float *slope = eq_node_alloc_ctx(node, (size_t)(n ? n : 1) * sizeof(float));
+  if (!slope) return NULL; /* out of memory; out belongs to the tape now */
   const float *xp = eq_f32(x);
   float *yp = eq_f32(out);
   const int64_t chunk = 16384;

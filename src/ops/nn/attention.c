@@ -394,7 +394,7 @@ eq_tensor *eq_attention_qkv(eq_tensor *qkv, int heads, eq_tensor *mask, double s
   c.lead_stride[ATT_OUT][nd - 2] = hd;
   c.ld[ATT_OUT] = dim;
   char query[96];
-  snprintf(query, sizeof query, "[%s heads %d]", eq_shape_str(qkv, b1, sizeof b1), heads);
+  snprintf(query, sizeof query, "%s with %d heads", eq_shape_str(qkv, b1, sizeof b1), heads);
   if (setup_mask(op, mask, qkv->dtype, query, &c)) {
     eq_tensor_free(y);
     return NULL;

@@ -176,7 +176,8 @@ static eq_tensor *linear(const char *op, eq_tensor *x, eq_tensor *weight, eq_ten
       (row_split_threads(m) > 1 || omp_get_max_threads() == 1)) {
     /* Register tiles read B row-major: W^T once per call, its row stride
      * padded off a multiple of 4 KB (a 64-column panel would otherwise map
-     * to a quarter of L1's sets); the bias is added as the tiles are stored. */
+     * to a quarter of L1's sets); the bias and the residual seed the
+     * tiles' accumulators. */
     int64_t ldt = (out + 15) / 16 * 16 + 16;
     float *wt = eq_nn_workspace((size_t)(in * ldt) * sizeof(float));
     if (!wt) return NULL;

@@ -3,13 +3,14 @@
  * place along its rows.
  *
  * Two users. Attention's small per-head products (e.g. 65 x 65 x 64 for
- * ViT-Tiny at 64 px, 192 heads x 7 products per block and step): through
+ * ViT-Tiny at 64 px, 192 heads x 6 products per block and step): through
  * cblas_sgemm each such call pays OpenBLAS's interface, buffer and packing
  * costs (87 GFLOP/s on one core, 33 % of its FMA peak). And the tall
  * products of the linear layers (4160 x 192 x 768 and the like), where
  * reading A in place skips OpenBLAS's packing of the activations and the
- * bias seeds the accumulators instead of a pass over C: ViT-Tiny's linear
- * forwards went from 210-217 to 237-260 GFLOP/s on one core (nn_ops_bench).
+ * bias (and eq_linear_add's residual) seed the accumulators instead of a
+ * pass over C: ViT-Tiny's linear forwards went from 210-217 to 237-260
+ * GFLOP/s on one core (nn_ops_bench).
  * Without AVX-512 everything goes to cblas_sgemm. */
 #include "ops/nn/nn_common.h"
 
