@@ -6,6 +6,8 @@
  * eval-mode logits with those statistics, and
  * for some cases the losses and all weights after 5 SGD and 5 AdamW steps
  * (no weight decay on biases and norms, as the script's parameter groups). */
+#include <omp.h>
+
 #include "eq_test.h"
 #include "equivar/optim.h"
 #include "equivar/safetensors.h"
@@ -175,5 +177,12 @@ int main(void) {
   run_case("resnet50s_w2", eq_resnet_new(&r50s, 1));
   eq_vit_config v = {.image_size = 16, .patch_size = 4, .dim = 16, .depth = 2, .heads = 2, .mlp_dim = 32, .num_classes = 10};
   run_case("vit_d16", eq_vit_new(&v, 1));
+  /* Once more on one thread: the linear layers then run as register tiles
+   * (ops/nn/tile_gemm.c, where the build has AVX-512) even at these sizes,
+   * which two threads leave to OpenBLAS. */
+  int threads = omp_get_max_threads();
+  omp_set_num_threads(1);
+  run_case("vit_d16", eq_vit_new(&v, 1));
+  omp_set_num_threads(threads);
   return EQ_TEST_SUMMARY();
 }
