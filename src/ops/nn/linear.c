@@ -41,6 +41,13 @@ static int row_split_threads(int64_t m) {
   return threads >= 2 && m >= 512 * (int64_t)threads ? threads : 1;
 }
 
+/* Whether gemm_rows will run a float32 product of m rows as register
+ * tiles: split by rows (each share single-threaded) or on a single thread,
+ * as gemm() decides. The forward asks first, to transpose W for them. */
+static bool rows_run_as_tiles(eq_dtype dt, int64_t m) {
+  return dt == EQ_F32 && eq_nn_tile_gemm_available() && (row_split_threads(m) > 1 || omp_get_max_threads() == 1);
+}
+
 /* C = A op(B) (+ beta C) with the rows of A and C split evenly over the
  * threads, one single-threaded GEMM each (BLAS runs single-threaded inside
  * our parallel region): for these tall products that avoids OpenBLAS's
@@ -172,8 +179,7 @@ static eq_tensor *linear(const char *op, eq_tensor *x, eq_tensor *weight, eq_ten
   eq_tensor *y = eq_empty(x->dtype, x->ndim, shape);
   if (!y) return NULL;
   const void *rp = rc ? eq_data_ptr(rc) : NULL;
-  if (in && x->dtype == EQ_F32 && eq_nn_tile_gemm_available() &&
-      (row_split_threads(m) > 1 || omp_get_max_threads() == 1)) {
+  if (in && rows_run_as_tiles(x->dtype, m)) {
     /* Register tiles read B row-major: W^T once per call, its row stride
      * padded off a multiple of 4 KB (a 64-column panel would otherwise map
      * to a quarter of L1's sets); the bias and the residual seed the
