@@ -73,6 +73,11 @@ static eq_tensor *p_att_qkv(eq_tensor **in, void *c) { return eq_attention_qkv(i
 static eq_tensor *p_gelu(eq_tensor **in, void *c) { return eq_gelu(in[0], false); }
 static eq_tensor *p_ln(eq_tensor **in, void *c) { return eq_layer_norm(in[0], in[1], in[2], 1e-6); }
 static eq_tensor *p_lin(eq_tensor **in, void *c) { return eq_linear(in[0], in[1], in[2]); }
+static eq_tensor *p_mlp(eq_tensor **in, void *c) { return eq_mlp_gelu(in[0], in[1], in[2], in[3], in[4], in[5]); }
+/* the same as separate ops, as the ViT block ran them before eq_mlp_gelu */
+static eq_tensor *p_mlp_ops(eq_tensor **in, void *c) {
+  return eq_linear_add(eq_gelu(eq_linear(in[0], in[1], in[2]), false), in[3], in[4], in[5]);
+}
 static eq_tensor *p_bn(eq_tensor **in, void *c) {
   return eq_batch_norm(in[0], in[1], in[2], NULL, NULL, true, 0.1, 1e-5);
 }
@@ -92,7 +97,7 @@ int main(int argc, char **argv) {
   only = argc > 2 ? argv[2] : NULL;
   printf("threads=%d reps=%d (best of reps, CPU time on 1 thread, else wall time; backward GFLOP/s counts 2x forward)\n",
          eq_num_threads(), reps);
-  eq_tensor *in[3];
+  eq_tensor *in[6];
   /* ViT-Tiny: 64 images x 3 heads, 65 tokens, head dim 64; separate q, k,
    * v and the fused qkv projection the model uses */
   if (wanted("attention [64,3,65,64]")) {
@@ -125,6 +130,15 @@ int main(int argc, char **argv) {
     if (x != in[0] || lin[i][0] != 192) eq_tensor_free(x), in[0] = LEAF(4, 64, 65, 192);
   }
   eq_tensor_free(in[0]);
+  /* ViT-Tiny's MLP with its skip connection: fused, and as separate ops */
+  if (wanted("mlp_gelu")) {
+    in[0] = LEAF(70, 64, 65, 192), in[1] = LEAF(71, 768, 192), in[2] = LEAF(72, 768), in[3] = LEAF(73, 192, 768);
+    in[4] = LEAF(74, 192), in[5] = LEAF(75, 64, 65, 192);
+    double flop = 2.0 * 2 * 4160 * 192 * 768;
+    timeit("mlp_gelu 4160x192->768->192", p_mlp, NULL, 6, in, flop, 0, reps);
+    timeit("mlp_gelu as separate ops", p_mlp_ops, NULL, 6, in, flop, 0, reps);
+    for (int k = 0; k < 6; k++) eq_tensor_free(in[k]);
+  }
   /* ResNet-18 at 64x64: bn1 on conv1's output, layer1's bn, max pool */
   const int64_t bns[][4] = {{64, 64, 32, 32}, {64, 64, 16, 16}, {64, 512, 2, 2}};
   for (int i = 0; i < 3 && wanted("batch_norm"); i++) {

@@ -132,6 +132,14 @@ eq_tensor *eq_linear(eq_tensor *x, eq_tensor *weight, eq_tensor *bias);
  * pre-norm block's skip connection added as the product is stored, without
  * a separate add over the output (and its copy of the gradient). */
 eq_tensor *eq_linear_add(eq_tensor *x, eq_tensor *weight, eq_tensor *bias, eq_tensor *residual);
+/* residual + GELU(x W1^T + b1) W2^T + b2: timm's Mlp (fc1, erf GELU, fc2,
+ * no dropout) and a pre-norm block's skip connection as one op. x [...,
+ * in], w1 [hidden, in], w2 [out, hidden]; the biases and the residual
+ * ([..., out]) may be NULL. Equal to eq_linear_add(eq_gelu(eq_linear(x,
+ * w1, b1), false), w2, b2, residual), but the backward forms the gradient
+ * at fc1's output as fc2's products are stored, without a pass over the
+ * hidden activation, and no pre-activation is kept. */
+eq_tensor *eq_mlp_gelu(eq_tensor *x, eq_tensor *w1, eq_tensor *b1, eq_tensor *w2, eq_tensor *b2, eq_tensor *residual);
 
 /* ------------------------------------------------------------ shape ops */
 

@@ -97,9 +97,8 @@ static eq_status block_forward(const vit *v, const vit_block *b, eq_tensor *x, e
   /* the skip connections are added as the projections are stored */
   EQ_TRY_T(x, eq_linear_add(a, b->proj.weight, b->proj.bias, x));
   EQ_TRY_T(h, eq_nn_layernorm_forward(&b->norm2, x));
-  EQ_TRY_T(h, eq_nn_linear_forward(&b->fc1, h));
-  EQ_TRY_T(h, eq_gelu(h, false));
-  EQ_TRY_T(*out, eq_linear_add(h, b->fc2.weight, b->fc2.bias, x));
+  /* fc1, GELU, fc2 and the skip connection in one op */
+  EQ_TRY_T(*out, eq_mlp_gelu(h, b->fc1.weight, b->fc1.bias, b->fc2.weight, b->fc2.bias, x));
   return EQ_OK;
 }
 

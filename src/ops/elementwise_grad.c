@@ -127,6 +127,32 @@ static bool gelu_slope_applies(eq_tensor *x) {
          eq_is_contiguous(x) && eq_needs_grad(1, &x);
 }
 
+void eq_gelu_rows(eq_dtype dt, const void *x, void *y, void *slope, int64_t n) {
+  const int64_t chunk = 16384;
+#pragma omp parallel for schedule(static) if (n > 65536)
+  for (int64_t i0 = 0; i0 < n; i0 += chunk) {
+    int64_t len = n - i0 < chunk ? n - i0 : chunk;
+    if (dt == EQ_F32) {
+      const float *xp = (const float *)x + i0;
+      float *yp = (float *)y + i0, *sp = slope ? (float *)slope + i0 : NULL;
+      int64_t i = sp ? eq_gelu_slope_f32_avx512(xp, yp, sp, len) : eq_gelu_f32_avx512(xp, yp, len);
+      for (; i < len; i++) {
+        float a = xp[i], cdf = eq_normal_cdff(a);
+        yp[i] = a * cdf;
+        if (sp) sp[i] = cdf + a * (float)INV_SQRT_2PI * eq_expf(-0.5f * a * a);
+      }
+    } else {
+      const double *xp = (const double *)x + i0;
+      double *yp = (double *)y + i0, *sp = slope ? (double *)slope + i0 : NULL;
+      for (int64_t i = 0; i < len; i++) {
+        double a = xp[i], cdf = eq_vcdf(a);
+        yp[i] = a * cdf;
+        if (sp) sp[i] = cdf + a * INV_SQRT_2PI * exp(-0.5 * a * a);
+      }
+    }
+  }
+}
+
 static eq_tensor *gelu_keeping_slope(eq_tensor *x) {
   int64_t n = eq_numel(x);
   eq_tensor *out = eq_empty(EQ_F32, x->ndim, x->shape);
@@ -139,18 +165,7 @@ static eq_tensor *gelu_keeping_slope(eq_tensor *x) {
   }
   float *slope = eq_node_alloc_ctx(node, (size_t)(n ? n : 1) * sizeof(float));
   if (!slope) return NULL; /* out of memory; out belongs to the tape now */
-  const float *xp = eq_f32(x);
-  float *yp = eq_f32(out);
-  const int64_t chunk = 16384;
-#pragma omp parallel for schedule(static) if (n > 65536)
-  for (int64_t i0 = 0; i0 < n; i0 += chunk) {
-    int64_t len = n - i0 < chunk ? n - i0 : chunk;
-    for (int64_t i = i0 + eq_gelu_slope_f32_avx512(xp + i0, yp + i0, slope + i0, len); i < i0 + len; i++) {
-      float a = xp[i], cdf = eq_normal_cdff(a);
-      yp[i] = a * cdf;
-      slope[i] = cdf + a * (float)INV_SQRT_2PI * eq_expf(-0.5f * a * a);
-    }
-  }
+  eq_gelu_rows(EQ_F32, eq_f32(x), eq_f32(out), slope, n);
   return out;
 }
 

@@ -32,6 +32,11 @@ eq_tensor *eq_binary_raw_typed(eq_binary_op op, eq_tensor *a, eq_tensor *b, eq_d
 bool eq_gelu_avx512_available(void);
 int64_t eq_gelu_f32_avx512(const float *x, float *y, int64_t n);
 int64_t eq_gelu_slope_f32_avx512(const float *x, float *y, float *slope, int64_t n);
+/* y = GELU(x) (erf form) over n contiguous float32 or float64 elements (dt)
+ * and, when slope is not NULL, slope = GELU'(x); y may be x. Threaded.
+ * The values are eq_gelu's: the slope form's while recording, else the
+ * plain one's. */
+void eq_gelu_rows(eq_dtype dt, const void *x, void *y, void *slope, int64_t n);
 
 /* A scalar as a 0-d tensor on the stack: no allocation per call. */
 typedef struct eq_stack_scalar {

@@ -57,6 +57,26 @@ int main(void) {
              EQ_ERR_DTYPE, "linear_add", "residual");
   EXPECT_ERR(eq_linear_add(eq_zeros(EQ_F32, EQ_DIMS(3, 6)), eq_zeros(EQ_F32, EQ_DIMS(4, 6)), NULL, NULL),
              EQ_ERR_VALUE, "linear_add", "residual");
+  {
+    eq_tensor *mx = eq_zeros(EQ_F32, EQ_DIMS(2, 3, 6)), *w1 = eq_zeros(EQ_F32, EQ_DIMS(8, 6)),
+              *w2 = eq_zeros(EQ_F32, EQ_DIMS(5, 8));
+    EXPECT_ERR(eq_mlp_gelu(mx, eq_zeros(EQ_F32, EQ_DIMS(8, 4)), NULL, w2, NULL, NULL), EQ_ERR_SHAPE, "mlp_gelu",
+               "input [2, 3, 6]", "fc1 weight [8, 4]");
+    EXPECT_ERR(eq_mlp_gelu(mx, w1, NULL, eq_zeros(EQ_F32, EQ_DIMS(5, 7)), NULL, NULL), EQ_ERR_SHAPE, "mlp_gelu",
+               "fc2 weight [5, 7]", "[8, 6]");
+    EXPECT_ERR(eq_mlp_gelu(mx, w1, eq_zeros(EQ_F32, EQ_DIMS(5)), w2, NULL, NULL), EQ_ERR_SHAPE, "mlp_gelu",
+               "fc1 bias [5]");
+    EXPECT_ERR(eq_mlp_gelu(mx, w1, NULL, w2, eq_zeros(EQ_F32, EQ_DIMS(8)), NULL), EQ_ERR_SHAPE, "mlp_gelu",
+               "fc2 bias [8]");
+    EXPECT_ERR(eq_mlp_gelu(mx, w1, NULL, w2, NULL, eq_zeros(EQ_F32, EQ_DIMS(2, 3, 6))), EQ_ERR_SHAPE, "mlp_gelu",
+               "residual [2, 3, 6]", "[5, 8]");
+    EXPECT_ERR(eq_mlp_gelu(mx, w1, NULL, eq_zeros(EQ_F64, EQ_DIMS(5, 8)), NULL, NULL), EQ_ERR_DTYPE, "mlp_gelu",
+               "fc2 weight", "float64");
+    EXPECT_ERR(eq_mlp_gelu(mx, NULL, NULL, w2, NULL, NULL), EQ_ERR_VALUE, "mlp_gelu", "fc1 weight");
+    eq_tensor_free(mx);
+    eq_tensor_free(w1);
+    eq_tensor_free(w2);
+  }
 
   EXPECT_ERR(eq_max_pool2d(x, (int[]){7, 7}, NULL, NULL), EQ_ERR_SHAPE, "max_pool2d", "larger than the padded input");
   EXPECT_ERR(eq_max_pool2d(x, (int[]){3, 3}, NULL, (int[]){2, 2}), EQ_ERR_VALUE, "max_pool2d", "padding");

@@ -4,8 +4,8 @@
  * beta != 0, padded leading dimensions, and sizes around the 16-lane vectors
  * and 6-row tiles (1, 5, 6, 7, 15, 16, 17, 64, 65). eq_nn_tile_gemm_f32
  * (the linear layers): with and without a bias, A transposed or not, past
- * the 192-row blocks, with B large enough to be taken in slices of k, and
- * with an addend (a residual). */
+ * the 192-row blocks, with B large enough to be taken in slices of k, with
+ * an addend (a residual) and with an elementwise scale (a slope). */
 #include <math.h>
 #include <string.h>
 
@@ -21,7 +21,7 @@ static float value(uint64_t i) { /* deterministic values in [-1, 1) */
  * tile: eq_nn_tile_gemm_f32 (B not transposed) with `bias` (NULL or n
  * floats), else eq_nn_small_gemm_f32. */
 static double check_gemm(bool tile, bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, float beta,
-                         const float *bias, bool with_addend) {
+                         const float *bias, bool with_addend, bool with_scale) {
   int64_t lda = (ta ? m : k) + 3, ldb = (tb ? k : n) + 5, ldc = n + 2;
   int64_t arows = ta ? k : m, brows = tb ? n : k;
   float *a = malloc(sizeof(float) * (size_t)(arows * lda)), *b = malloc(sizeof(float) * (size_t)(brows * ldb));
@@ -36,9 +36,15 @@ static double check_gemm(bool tile, bool ta, bool tb, int64_t m, int64_t n, int6
     addend = malloc(sizeof(float) * (size_t)(m * ldc));
     for (int64_t i = 0; i < m * ldc; i++) addend[i] = i % ldc < n ? value((uint64_t)i + 99991) : NAN;
   }
+  /* a scale S, likewise */
+  float *s_at = NULL;
+  if (with_scale) {
+    s_at = malloc(sizeof(float) * (size_t)(m * ldc));
+    for (int64_t i = 0; i < m * ldc; i++) s_at[i] = i % ldc < n ? 2.0f * value((uint64_t)i + 31337) : NAN;
+  }
   if (!tile)
     eq_nn_small_gemm_f32(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-  else if (!eq_nn_tile_gemm_f32(ta, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias, addend))
+  else if (!eq_nn_tile_gemm_f32(ta, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias, addend, s_at))
     m = 0; /* no AVX-512 here: nothing written, nothing to compare */
   double worst = 0;
   for (int64_t i = 0; i < m; i++) {
@@ -59,6 +65,11 @@ static double check_gemm(bool tile, bool ta, bool tb, int64_t m, int64_t n, int6
       }
       ref *= alpha;
       scale = fabs(alpha) * scale + 1e-30;
+      if (with_scale) {
+        ref *= s_at[i * ldc + j];
+        scale *= fabs(s_at[i * ldc + j]);
+        scale += 1e-30;
+      }
       if (beta != 0) {
         ref += beta * (double)c0[i * ldc + j];
         scale += fabs(beta * (double)c0[i * ldc + j]);
@@ -77,23 +88,25 @@ static double check_gemm(bool tile, bool ta, bool tb, int64_t m, int64_t n, int6
   free(c);
   free(c0);
   free(addend);
+  free(s_at);
   return worst;
 }
 
 static double check_case(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, float beta) {
-  return check_gemm(false, ta, tb, m, n, k, alpha, beta, NULL, false);
+  return check_gemm(false, ta, tb, m, n, k, alpha, beta, NULL, false, false);
 }
 
 static void check_tile(bool ta, int64_t m, int64_t n, int64_t k, float alpha, float beta, bool with_bias,
-                       bool with_addend) {
+                       bool with_addend, bool with_scale) {
   float *bias = NULL;
   if (with_bias) {
     bias = malloc(sizeof(float) * (size_t)n);
     for (int64_t j = 0; j < n; j++) bias[j] = value((uint64_t)j + 4242);
   }
-  double err = check_gemm(true, ta, false, m, n, k, alpha, beta, bias, with_addend);
-  CHECK_MSG(err < 2e-6, "tile gemm ta %d m %lld n %lld k %lld alpha %g beta %g bias %d addend %d: relative error %g",
-            ta, (long long)m, (long long)n, (long long)k, alpha, beta, with_bias, with_addend, err);
+  double err = check_gemm(true, ta, false, m, n, k, alpha, beta, bias, with_addend, with_scale);
+  CHECK_MSG(err < 2e-6,
+            "tile gemm ta %d m %lld n %lld k %lld alpha %g beta %g bias %d addend %d scale %d: relative error %g", ta,
+            (long long)m, (long long)n, (long long)k, alpha, beta, with_bias, with_addend, with_scale, err);
   free(bias);
 }
 
@@ -120,18 +133,23 @@ int main(void) {
    * blocks), k n = 600 x 1000 past the 2 MB slicing threshold, beta 0 and
    * not, with and without a bias */
   for (int ta = 0; ta < 2; ta++) {
-    check_tile(ta, 401, 70, 20, 1.0f, 0.0f, true, false);
-    check_tile(ta, 401, 70, 20, 0.5f, 1.0f, false, false);
-    check_tile(ta, 7, 600, 1000, 1.0f, 0.0f, true, false);
-    check_tile(ta, 13, 600, 1000, 2.0f, 0.25f, true, false);
-    check_tile(ta, 1, 1, 1, 1.0f, 0.0f, true, false);
-    check_tile(ta, 6, 64, 192, 1.0f, 0.0f, false, false);
+    check_tile(ta, 401, 70, 20, 1.0f, 0.0f, true, false, false);
+    check_tile(ta, 401, 70, 20, 0.5f, 1.0f, false, false, false);
+    check_tile(ta, 7, 600, 1000, 1.0f, 0.0f, true, false, false);
+    check_tile(ta, 13, 600, 1000, 2.0f, 0.25f, true, false, false);
+    check_tile(ta, 1, 1, 1, 1.0f, 0.0f, true, false, false);
+    check_tile(ta, 6, 64, 192, 1.0f, 0.0f, false, false, false);
     /* an addend (a residual), with beta 0 and not, within one k slice and
      * across several (added once) */
-    check_tile(ta, 401, 70, 20, 1.0f, 0.0f, true, true);
-    check_tile(ta, 13, 600, 1000, 0.5f, 1.0f, false, true);
+    check_tile(ta, 401, 70, 20, 1.0f, 0.0f, true, true, false);
+    check_tile(ta, 13, 600, 1000, 0.5f, 1.0f, false, true, false);
+    /* a scale, alone and with the bias, the addend and beta, within one k
+     * slice and across several (applied to each slice's part) */
+    check_tile(ta, 401, 70, 20, 1.0f, 0.0f, false, false, true);
+    check_tile(ta, 13, 600, 1000, 0.5f, 1.0f, true, true, true);
+    check_tile(ta, 7, 65, 192, 1.0f, 0.0f, true, false, true);
   }
   float one = 1;
-  CHECK(!eq_nn_tile_gemm_f32(false, 0, 4, 4, 1.0f, &one, 4, &one, 4, 0.0f, &one, 4, NULL, NULL)); /* empty product */
+  CHECK(!eq_nn_tile_gemm_f32(false, 0, 4, 4, 1.0f, &one, 4, &one, 4, 0.0f, &one, 4, NULL, NULL, NULL)); /* empty product */
   return EQ_TEST_SUMMARY();
 }

@@ -4,7 +4,7 @@
  * threads; in float32 with AVX-512 each share runs as register tiles
  * (tile_gemm.c) with W^T transposed once per call, else OpenBLAS does the
  * work. */
-#include "ops/nn/nn_common.h"
+#include "ops/nn/linear_rows.h"
 
 /* One GEMM on this thread or, outside a parallel region, OpenBLAS's threads.
  * float32 y = x W^T (W^T transposed by the caller) and dX = dY W run as
@@ -13,12 +13,28 @@
  * columns, a cache line per 6 floats, and the ViT-Tiny step measured 1-2 %
  * slower that way. */
 static void gemm(eq_dtype dt, bool ta, bool tb, int64_t m, int64_t n, int64_t k, const void *a, int64_t lda,
-                 const void *b, int64_t ldb, double beta, void *c, int64_t ldc, const void *bias, const void *addend) {
+                 const void *b, int64_t ldb, double beta, void *c, int64_t ldc, const void *bias, const void *addend,
+                 const void *scale) {
   if (m == 0 || n == 0) return;
+  if (dt == EQ_F32 && !ta && !tb && (omp_in_parallel() || omp_get_max_threads() == 1) &&
+      eq_nn_tile_gemm_f32(ta, m, n, k, 1.0f, a, lda, b, ldb, (float)beta, c, ldc, bias, addend, scale))
+    return;
+  if (scale) { /* the callers' scaled products are fresh: the product, then the scale on it */
+    gemm(dt, ta, tb, m, n, k, a, lda, b, ldb, 0, c, ldc, bias, addend, NULL);
+    size_t es = eq_dtype_size(dt);
+    for (int64_t r = 0; r < m; r++) {
+      char *cr = (char *)c + (size_t)(r * ldc) * es;
+      const char *sr = (const char *)scale + (size_t)(r * ldc) * es;
+      for (int64_t j = 0; j < n; j++) {
+        if (dt == EQ_F32)
+          ((float *)cr)[j] *= ((const float *)sr)[j];
+        else
+          ((double *)cr)[j] *= ((const double *)sr)[j];
+      }
+    }
+    return;
+  }
   if (dt == EQ_F32) {
-    if (!ta && !tb && (omp_in_parallel() || omp_get_max_threads() == 1) &&
-        eq_nn_tile_gemm_f32(ta, m, n, k, 1.0f, a, lda, b, ldb, (float)beta, c, ldc, bias, addend))
-      return;
     if (bias || addend) { /* as the tiles would: beta C + bias + addend, then the product onto it */
       for (int64_t r = 0; r < m; r++)
         for (int64_t j = 0; j < n; j++) {
@@ -55,18 +71,19 @@ static bool rows_run_as_tiles(eq_dtype dt, int64_t m) {
  * ViT step. */
 static void gemm_rows(eq_dtype dt, bool tb, int64_t m, int64_t n, int64_t k, const void *a, int64_t lda,
                       const void *b, int64_t ldb, double beta, void *c, int64_t ldc, const void *bias,
-                      const void *addend) {
+                      const void *addend, const void *scale) {
   int threads = row_split_threads(m);
   if (threads == 1) {
-    gemm(dt, false, tb, m, n, k, a, lda, b, ldb, beta, c, ldc, bias, addend);
+    gemm(dt, false, tb, m, n, k, a, lda, b, ldb, beta, c, ldc, bias, addend, scale);
     return;
   }
   size_t es = eq_dtype_size(dt);
 #pragma omp parallel for schedule(static) num_threads(threads)
   for (int t = 0; t < threads; t++) {
     int64_t r0 = m * t / threads, r1 = m * (t + 1) / threads;
-    gemm(dt, false, tb, r1 - r0, n, k, (const char *)a + (size_t)(r0 * lda) * es, lda, b, ldb, beta,
-         (char *)c + (size_t)(r0 * ldc) * es, ldc, bias, addend ? (const char *)addend + (size_t)(r0 * ldc) * es : NULL);
+    size_t off = (size_t)(r0 * ldc) * es;
+    gemm(dt, false, tb, r1 - r0, n, k, (const char *)a + (size_t)(r0 * lda) * es, lda, b, ldb, beta, (char *)c + off,
+         ldc, bias, addend ? (const char *)addend + off : NULL, scale ? (const char *)scale + off : NULL);
   }
 }
 
@@ -78,7 +95,7 @@ static eq_status gemm_weight_grad(eq_dtype dt, int64_t out, int64_t in, int64_t 
                                   bool fresh, void *dw) {
   int threads = row_split_threads(m);
   if (threads == 1) {
-    gemm(dt, true, false, out, in, m, dy, out, x, in, !fresh, dw, in, NULL, NULL);
+    gemm(dt, true, false, out, in, m, dy, out, x, in, !fresh, dw, in, NULL, NULL, NULL);
     return EQ_OK;
   }
   size_t es = eq_dtype_size(dt), part = (size_t)(out * in);
@@ -89,7 +106,7 @@ static eq_status gemm_weight_grad(eq_dtype dt, int64_t out, int64_t in, int64_t 
     int64_t r0 = m * t / threads, r1 = m * (t + 1) / threads;
     void *c = t == 0 ? dw : ws + (size_t)(t - 1) * part * es;
     gemm(dt, true, false, out, in, r1 - r0, (const char *)dy + (size_t)(r0 * out) * es, out,
-         (const char *)x + (size_t)(r0 * in) * es, in, t == 0 && !fresh, c, in, NULL, NULL);
+         (const char *)x + (size_t)(r0 * in) * es, in, t == 0 && !fresh, c, in, NULL, NULL, NULL);
   }
 #pragma omp parallel for schedule(static)
   for (int64_t e = 0; e < (int64_t)part; e++)
@@ -102,25 +119,19 @@ static eq_status gemm_weight_grad(eq_dtype dt, int64_t out, int64_t in, int64_t 
   return EQ_OK;
 }
 
-static eq_status linear_backward(eq_node *node) {
-  eq_tensor *x = node->inputs[0], *w = node->inputs[1], *dy = node->out->grad;
-  int64_t in = w->shape[1], out = w->shape[0], m = eq_numel(x) / (in ? in : 1);
-  eq_dtype dt = x->dtype;
-  bool fresh[3];
-  eq_tensor *g[3];
-  if (eq_nn_grads_for_write(node, 3, g, fresh)) return eq_error_code();
-  eq_tensor *dx = g[0], *dw = g[1], *db = g[2];
-  bool fx = fresh[0], fw = fresh[1], fb = fresh[2];
+eq_status eq_nn_linear_rows_backward(eq_dtype dt, int64_t m, int64_t in, int64_t out, const void *dy, const void *x,
+                                     const void *w, void *dx, bool fresh_dx, const void *dx_scale, void *dw,
+                                     bool fresh_dw, void *db, bool fresh_db) {
+  if (dx_scale && dx && !fresh_dx)
+    return eq_error(EQ_ERR_STATE, "linear backward: a scaled input gradient must be written fresh");
+  size_t es = eq_dtype_size(dt);
   /* A fresh (uninitialised) buffer is written with beta 0. */
-  if (dx && in)
-    gemm_rows(dt, false, m, in, out, eq_data_ptr(dy), out, eq_data_ptr(w), in, !fx, eq_data_ptr(dx), in, NULL, NULL);
-  if (dw && in && gemm_weight_grad(dt, out, in, m, eq_data_ptr(dy), eq_data_ptr(x), fw, eq_data_ptr(dw)))
-    return eq_error_code();
-  /* eq_linear_add: the residual's gradient is dY itself */
-  if (node->n_inputs == 4 && node->inputs[3]->requires_grad && eq_grad_accumulate(node->inputs[3], dy))
-    return eq_error_code();
-  if (dx && in && out == 0 && fx) eq_fill_(dx, 0);
-  if (dw && in && m == 0 && fw) eq_fill_(dw, 0);
+  if (dx && in && out)
+    gemm_rows(dt, false, m, in, out, dy, out, w, in, !fresh_dx, dx, in, NULL, NULL, dx_scale);
+  else if (dx && fresh_dx)
+    memset(dx, 0, (size_t)(m * in) * es);
+  if (dw && in && m && gemm_weight_grad(dt, out, in, m, dy, x, fresh_dw, dw)) return eq_error_code();
+  if (dw && fresh_dw && !m) memset(dw, 0, (size_t)(out * in) * es);
   if (db) {
     /* Column sums, parallel over column blocks so each thread streams rows. */
 #pragma omp parallel for schedule(static) if (m * out > 65536)
@@ -128,19 +139,72 @@ static eq_status linear_backward(eq_node *node) {
       int64_t j1 = j0 + 64 < out ? j0 + 64 : out;
       if (dt == EQ_F32) {
         float acc[64] = {0};
-        const float *g = eq_f32(dy);
+        const float *g = dy;
         for (int64_t r = 0; r < m; r++)
           for (int64_t j = j0; j < j1; j++) acc[j - j0] += g[r * out + j];
-        for (int64_t j = j0; j < j1; j++) eq_f32(db)[j] = (fb ? 0 : eq_f32(db)[j]) + acc[j - j0];
+        for (int64_t j = j0; j < j1; j++) ((float *)db)[j] = (fresh_db ? 0 : ((float *)db)[j]) + acc[j - j0];
       } else {
         double acc[64] = {0};
-        const double *g = eq_f64(dy);
+        const double *g = dy;
         for (int64_t r = 0; r < m; r++)
           for (int64_t j = j0; j < j1; j++) acc[j - j0] += g[r * out + j];
-        for (int64_t j = j0; j < j1; j++) eq_f64(db)[j] = (fb ? 0 : eq_f64(db)[j]) + acc[j - j0];
+        for (int64_t j = j0; j < j1; j++) ((double *)db)[j] = (fresh_db ? 0 : ((double *)db)[j]) + acc[j - j0];
       }
     }
   }
+  return EQ_OK;
+}
+
+static eq_status linear_backward(eq_node *node) {
+  eq_tensor *x = node->inputs[0], *w = node->inputs[1], *dy = node->out->grad;
+  int64_t in = w->shape[1], out = w->shape[0], m = eq_numel(x) / (in ? in : 1);
+  bool fresh[3];
+  eq_tensor *g[3];
+  if (eq_nn_grads_for_write(node, 3, g, fresh)) return eq_error_code();
+  if (eq_nn_linear_rows_backward(x->dtype, m, in, out, eq_data_ptr(dy), eq_data_ptr(x), eq_data_ptr(w),
+                                 g[0] ? eq_data_ptr(g[0]) : NULL, fresh[0], NULL, g[1] ? eq_data_ptr(g[1]) : NULL,
+                                 fresh[1], g[2] ? eq_data_ptr(g[2]) : NULL, fresh[2]))
+    return eq_error_code();
+  /* eq_linear_add: the residual's gradient is dY itself */
+  if (node->n_inputs == 4 && node->inputs[3]->requires_grad && eq_grad_accumulate(node->inputs[3], dy))
+    return eq_error_code();
+  return EQ_OK;
+}
+
+eq_status eq_nn_linear_rows_forward(eq_dtype dt, int64_t m, int64_t in, int64_t out, const void *x, const void *w,
+                                    const void *bias, const void *residual, void *y) {
+  if (in && rows_run_as_tiles(dt, m)) {
+    /* Register tiles read B row-major: W^T once per call, its row stride
+     * padded off a multiple of 4 KB (a 64-column panel would otherwise map
+     * to a quarter of L1's sets); the bias and the residual seed the
+     * tiles' accumulators. */
+    int64_t ldt = (out + 15) / 16 * 16 + 16;
+    float *wt = eq_nn_workspace((size_t)(in * ldt) * sizeof(float));
+    if (!wt) return eq_error_code();
+    eq_nn_transpose_f32(out, in, w, in, wt, ldt);
+    gemm_rows(EQ_F32, false, m, out, in, x, in, wt, ldt, 0, y, out, bias, residual, NULL);
+    return EQ_OK;
+  }
+  double beta = 0;
+  size_t es = eq_dtype_size(dt);
+  if (bias || residual) {
+    /* Seed the rows with the bias (and the residual) and let the GEMM add onto them. */
+#pragma omp parallel for schedule(static) if (m * out > 65536)
+    for (int64_t r = 0; r < m; r++) {
+      char *yr = (char *)y + (size_t)(r * out) * es;
+      if (residual) memcpy(yr, (const char *)residual + (size_t)(r * out) * es, (size_t)out * es);
+      for (int64_t j = 0; bias && j < out; j++) {
+        if (dt == EQ_F32)
+          ((float *)yr)[j] = (residual ? ((float *)yr)[j] : 0) + ((const float *)bias)[j];
+        else
+          ((double *)yr)[j] = (residual ? ((double *)yr)[j] : 0) + ((const double *)bias)[j];
+      }
+    }
+    beta = 1;
+  } else if (in == 0) {
+    memset(y, 0, (size_t)(m * out) * es);
+  }
+  if (in) gemm_rows(dt, true, m, out, in, x, in, w, in, beta, y, out, NULL, NULL, NULL);
   return EQ_OK;
 }
 
@@ -178,43 +242,10 @@ static eq_tensor *linear(const char *op, eq_tensor *x, eq_tensor *weight, eq_ten
   if (!xc || !wc || (bias && !bc) || (residual && !rc)) return NULL;
   eq_tensor *y = eq_empty(x->dtype, x->ndim, shape);
   if (!y) return NULL;
-  const void *rp = rc ? eq_data_ptr(rc) : NULL;
-  if (in && rows_run_as_tiles(x->dtype, m)) {
-    /* Register tiles read B row-major: W^T once per call, its row stride
-     * padded off a multiple of 4 KB (a 64-column panel would otherwise map
-     * to a quarter of L1's sets); the bias and the residual seed the
-     * tiles' accumulators. */
-    int64_t ldt = (out + 15) / 16 * 16 + 16;
-    float *wt = eq_nn_workspace((size_t)(in * ldt) * sizeof(float));
-    if (!wt) return NULL;
-    eq_nn_transpose_f32(out, in, eq_f32(wc), in, wt, ldt);
-    gemm_rows(EQ_F32, false, m, out, in, eq_f32(xc), in, wt, ldt, 0, eq_f32(y), out, bc ? eq_f32(bc) : NULL, rp);
-  } else {
-    double beta = 0;
-    if (bc || rc) {
-      /* Seed the rows with the bias (and the residual) and let the GEMM add onto them. */
-      size_t es = eq_dtype_size(x->dtype);
-      char *yp = eq_data_ptr(y);
-      const char *bp = bc ? eq_data_ptr(bc) : NULL;
-#pragma omp parallel for schedule(static) if (m * out > 65536)
-      for (int64_t r = 0; r < m; r++) {
-        char *yr = yp + (size_t)(r * out) * es;
-        if (rp)
-          memcpy(yr, (const char *)rp + (size_t)(r * out) * es, (size_t)out * es);
-        for (int64_t j = 0; bp && j < out; j++) {
-          if (x->dtype == EQ_F32)
-            ((float *)yr)[j] = (rp ? ((float *)yr)[j] : 0) + ((const float *)bp)[j];
-          else
-            ((double *)yr)[j] = (rp ? ((double *)yr)[j] : 0) + ((const double *)bp)[j];
-        }
-      }
-      beta = 1;
-    } else if (in == 0) {
-      eq_fill_(y, 0);
-    }
-    if (in)
-      gemm_rows(x->dtype, true, m, out, in, eq_data_ptr(xc), in, eq_data_ptr(wc), in, beta, eq_data_ptr(y), out, NULL,
-                NULL);
+  if (eq_nn_linear_rows_forward(x->dtype, m, in, out, eq_data_ptr(xc), eq_data_ptr(wc), bc ? eq_data_ptr(bc) : NULL,
+                                rc ? eq_data_ptr(rc) : NULL, eq_data_ptr(y))) {
+    eq_tensor_free(y);
+    return NULL;
   }
   eq_tensor *ins[4] = {xc, wc, bc, rc};
   int n = rc ? 4 : bc ? 3 : 2;

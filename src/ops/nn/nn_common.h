@@ -92,15 +92,17 @@ extern int64_t eq_nn_att_keep_probs_max;
  * 16384 floats or without AVX-512. */
 void eq_nn_small_gemm_f32(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda,
                           const float *b, int64_t ldb, float beta, float *c, int64_t ldc);
-/* C = alpha (op(A) B + bias + R) + beta C, the bias (when not NULL) added
- * to every row, R (addend, when not NULL) an m x n matrix with C's leading
- * dimension (a residual, added as C is stored), for large products with
- * both operands read in place (B row-major, not transposed).
- * Single-threaded: callers split rows over threads. Returns false, doing
- * nothing, without AVX-512 or for an empty product. beta 0 never reads C. */
+/* C = alpha (op(A) B + bias + R) o S + beta C, the bias (when not NULL)
+ * added to every row, R (addend, when not NULL) an m x n matrix with C's
+ * leading dimension (a residual, added as C is stored), S (scale, when not
+ * NULL) likewise, multiplying elementwise as C is stored (an activation's
+ * slope in a backward), for large products with both operands read in
+ * place (B row-major, not transposed). Single-threaded: callers split rows
+ * over threads. Returns false, doing nothing, without AVX-512 or for an
+ * empty product. beta 0 never reads C. */
 bool eq_nn_tile_gemm_f32(bool ta, int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda,
                          const float *b, int64_t ldb, float beta, float *c, int64_t ldc, const float *bias,
-                         const float *addend);
+                         const float *addend, const float *scale);
 bool eq_nn_tile_gemm_available(void);
 /* dst (cols x rows, leading dimension ldd) = src^T (rows x cols, lds). */
 void eq_nn_transpose_f32(int64_t rows, int64_t cols, const float *src, int64_t lds, float *dst, int64_t ldd);

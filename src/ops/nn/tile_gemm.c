@@ -36,14 +36,16 @@ enum {
 };
 
 /* C[i0 .. i0+rows, j0 .. j0+nv*16 (masked by `last`)] = alpha (A B + bias +
- * R) + beta C, R an addend with C's leading dimension (or NULL), for one
- * register tile. `nv` and `has_addend` are literals at every call so the
- * tile stays in registers. A(i, kk) = a[i * ars + kk * acs]; B
- * row-major (ldb); bias indexed by C's column. */
-static inline __attribute__((always_inline)) void tile(int nv, bool has_addend, int64_t rows, int64_t k, float alpha,
-                                                      const float *a, int64_t ars, int64_t acs, const float *b,
-                                                      int64_t ldb, __mmask16 last, float beta, const float *bias,
-                                                      const float *addend, float *c, int64_t ldc) {
+ * R) o S + beta C, R an addend and S a scale (elementwise), both with C's
+ * leading dimension (or NULL), for one register tile. `nv`, `has_addend`
+ * and `has_scale` are literals at every call so the tile stays in
+ * registers. A(i, kk) = a[i * ars + kk * acs]; B row-major (ldb); bias
+ * indexed by C's column. */
+static inline __attribute__((always_inline)) void tile(int nv, bool has_addend, bool has_scale, int64_t rows, int64_t k,
+                                                      float alpha, const float *a, int64_t ars, int64_t acs,
+                                                      const float *b, int64_t ldb, __mmask16 last, float beta,
+                                                      const float *bias, const float *addend, const float *scale,
+                                                      float *c, int64_t ldc) {
   /* The bias and the addend seed the accumulators: read in the store, they
    * made GCC spill the accumulators in the k loop (3x slower). `has_addend`
    * is a literal at every call, so the common case keeps the plain seed. */
@@ -58,6 +60,12 @@ static inline __attribute__((always_inline)) void tile(int nv, bool has_addend, 
                                                                             arow + v * VEC))
                              : seed[v];
   }
+  /* The scale is read as the tile is stored: fetched now, its cache lines
+   * arrive during the k loop (loaded only at the end they stalled the
+   * stores, 30 % of a 4160 x 768 x 192 product). */
+  if (has_scale)
+    for (int r = 0; r < TILE_ROWS && r < rows; r++)
+      for (int v = 0; v < nv; v++) _mm_prefetch((const char *)(scale + r * ldc + v * VEC), _MM_HINT_T0);
   /* Rows past the edge read row 0 of the tile (in bounds) and are not stored. */
   int64_t roff[TILE_ROWS];
   for (int r = 0; r < TILE_ROWS; r++) roff[r] = (r < rows ? r : 0) * ars;
@@ -73,12 +81,18 @@ static inline __attribute__((always_inline)) void tile(int nv, bool has_addend, 
     }
   }
   const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
+  /* Unrolled, so the accumulators stay registers: with the scale's loads
+   * GCC kept this loop, and the k loop then stored the accumulators to the
+   * stack on every step (3.3x slower). */
+#pragma GCC unroll 6
   for (int r = 0; r < TILE_ROWS; r++) {
     if (r >= rows) break;
     float *cr = c + r * ldc;
+#pragma GCC unroll 4
     for (int v = 0; v < nv; v++) {
       __mmask16 m = v == nv - 1 ? last : (__mmask16)0xFFFF;
       __m512 out = _mm512_mul_ps(va, acc[r][v]);
+      if (has_scale) out = _mm512_mul_ps(out, _mm512_maskz_loadu_ps(m, scale + r * ldc + v * VEC));
       /* beta 0 never reads C: it may hold garbage (an uninitialised buffer). */
       if (beta != 0) out = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m, cr + v * VEC), out);
       _mm512_mask_storeu_ps(cr + v * VEC, m, out);
@@ -89,8 +103,8 @@ static inline __attribute__((always_inline)) void tile(int nv, bool has_addend, 
 /* One slice of k: row blocks of A, within each the 64-column panels of B,
  * within each the 6-row tiles. */
 static void gemm_slice(int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t ars, int64_t acs,
-                       const float *b, int64_t ldb, float beta, const float *bias, const float *addend, float *c,
-                       int64_t ldc) {
+                       const float *b, int64_t ldb, float beta, const float *bias, const float *addend,
+                       const float *scale, float *c, int64_t ldc) {
   for (int64_t ib = 0; ib < m; ib += ROW_BLOCK) {
     int64_t ie = m - ib < ROW_BLOCK ? m : ib + ROW_BLOCK;
     for (int64_t j0 = 0; j0 < n; j0 += MAX_VECS * VEC) {
@@ -103,23 +117,28 @@ static void gemm_slice(int64_t m, int64_t n, int64_t k, float alpha, const float
         int64_t rows = ie - i0 < TILE_ROWS ? ie - i0 : TILE_ROWS;
         const float *ai = a + i0 * ars;
         float *cij = c + i0 * ldc + j0;
-        const float *rij = addend ? addend + i0 * ldc + j0 : NULL;
-#define TILE(NV, ADD) tile(NV, ADD, rows, k, alpha, ai, ars, acs, bj, ldb, last, beta, biasj, rij, cij, ldc)
-        if (addend) {
-          switch (nv) {
-          case 4: TILE(4, true); break;
-          case 3: TILE(3, true); break;
-          case 2: TILE(2, true); break;
-          default: TILE(1, true); break;
+        const float *rij = addend ? addend + i0 * ldc + j0 : NULL, *sij = scale ? scale + i0 * ldc + j0 : NULL;
+#define TILE(NV, ADD, SCALE) \
+  tile(NV, ADD, SCALE, rows, k, alpha, ai, ars, acs, bj, ldb, last, beta, biasj, rij, sij, cij, ldc)
+#define TILES(ADD, SCALE)           \
+  switch (nv) {                     \
+  case 4: TILE(4, ADD, SCALE); break; \
+  case 3: TILE(3, ADD, SCALE); break; \
+  case 2: TILE(2, ADD, SCALE); break; \
+  default: TILE(1, ADD, SCALE); break; \
+  }
+        if (scale) {
+          if (addend) {
+            TILES(true, true)
+          } else {
+            TILES(false, true)
           }
+        } else if (addend) {
+          TILES(true, false)
         } else {
-          switch (nv) {
-          case 4: TILE(4, false); break;
-          case 3: TILE(3, false); break;
-          case 2: TILE(2, false); break;
-          default: TILE(1, false); break;
-          }
+          TILES(false, false)
         }
+#undef TILES
 #undef TILE
       }
     }
@@ -127,8 +146,8 @@ static void gemm_slice(int64_t m, int64_t n, int64_t k, float alpha, const float
 }
 
 static void gemm_nn(int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t ars, int64_t acs,
-                    const float *b, int64_t ldb, float beta, const float *bias, const float *addend, float *c,
-                    int64_t ldc) {
+                    const float *b, int64_t ldb, float beta, const float *bias, const float *addend,
+                    const float *scale, float *c, int64_t ldc) {
   int64_t slice = k;
   if (k * n > SLICE_ABOVE) {
     int64_t slices = (k * n + SLICE_FLOATS - 1) / SLICE_FLOATS;
@@ -136,9 +155,11 @@ static void gemm_nn(int64_t m, int64_t n, int64_t k, float alpha, const float *a
   }
   for (int64_t k0 = 0; k0 < k; k0 += slice) {
     int64_t kn = k - k0 < slice ? k - k0 : slice;
-    /* the first slice applies beta, the bias and the addend, the others add on */
+    /* the first slice applies beta, the bias and the addend, the others add
+     * on; the scale applies to every slice's part, as it distributes over
+     * the sum */
     gemm_slice(m, n, kn, alpha, a + k0 * acs, ars, acs, b + k0 * ldb, ldb, k0 ? 1.0f : beta, k0 ? NULL : bias,
-               k0 ? NULL : addend, c, ldc);
+               k0 ? NULL : addend, scale, c, ldc);
   }
 }
 
@@ -194,14 +215,14 @@ void eq_nn_transpose_f32(int64_t rows, int64_t cols, const float *src, int64_t l
 
 bool eq_nn_tile_gemm_f32(bool ta, int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda,
                          const float *b, int64_t ldb, float beta, float *c, int64_t ldc, const float *bias,
-                         const float *addend) {
+                         const float *addend, const float *scale) {
 #ifdef __AVX512F__
   if (m <= 0 || n <= 0 || k <= 0) return false;
-  gemm_nn(m, n, k, alpha, a, ta ? 1 : lda, ta ? lda : 1, b, ldb, beta, bias, addend, c, ldc);
+  gemm_nn(m, n, k, alpha, a, ta ? 1 : lda, ta ? lda : 1, b, ldb, beta, bias, addend, scale, c, ldc);
   return true;
 #else
   (void)ta, (void)m, (void)n, (void)k, (void)alpha, (void)a, (void)lda, (void)b, (void)ldb, (void)beta, (void)addend;
-  (void)c, (void)ldc, (void)bias;
+  (void)c, (void)ldc, (void)bias, (void)scale;
   return false;
 #endif
 }
@@ -212,7 +233,7 @@ void eq_nn_small_gemm_f32(bool ta, bool tb, int64_t m, int64_t n, int64_t k, flo
   if (m > 0 && n > 0 && k > 0 && (!tb || n * k <= SCRATCH_FLOATS)) {
     int64_t ars = ta ? 1 : lda, acs = ta ? lda : 1;
     if (!tb) {
-      gemm_nn(m, n, k, alpha, a, ars, acs, b, ldb, beta, NULL, NULL, c, ldc);
+      gemm_nn(m, n, k, alpha, a, ars, acs, b, ldb, beta, NULL, NULL, NULL, c, ldc);
       return;
     }
     /* B is stored n x k. Its first n16 rows are transposed once (16 x 16
@@ -224,7 +245,7 @@ void eq_nn_small_gemm_f32(bool ta, bool tb, int64_t m, int64_t n, int64_t k, flo
     transpose_blocks(n16, k16, b, ldb, bt, n16);
     for (int64_t j = 0; j < n16; j++)
       for (int64_t kk = k16; kk < k; kk++) bt[kk * n16 + j] = b[j * ldb + kk];
-    if (n16) gemm_nn(m, n16, k, alpha, a, ars, acs, bt, n16, beta, NULL, NULL, c, ldc);
+    if (n16) gemm_nn(m, n16, k, alpha, a, ars, acs, bt, n16, beta, NULL, NULL, NULL, c, ldc);
     for (int64_t j = n16; j < n; j++) edge_column(m, k, alpha, a, ars, acs, b + j * ldb, beta, c + j, ldc);
     return;
   }
