@@ -154,6 +154,21 @@ static void softmax_grad_row_f32(const float *p, float *dp, int64_t n, float sca
   for (; j < n; j++) dp[j] = p[j] * (dp[j] - d) * scale;
 }
 
+/* dst[0, n) = src[0, n), with streaming stores where they apply: the
+ * kept probabilities are read again only by the backward, and written
+ * through the caches each line was first read from memory (the score
+ * GEMM's stores stalled on it). */
+static void store_stream_f32(float *dst, const float *src, int64_t n) {
+  int64_t i = 0;
+#ifdef __AVX512F__
+  for (; i < n && ((uintptr_t)(dst + i) & 63); i++) dst[i] = src[i];
+  for (; i + 16 <= n; i += 16) _mm512_stream_ps(dst + i, _mm512_loadu_ps(src + i));
+  _mm_sfence();
+#endif
+  for (; i < n; i++) dst[i] = src[i];
+}
+static void store_stream_f64(double *dst, const double *src, int64_t n) { memcpy(dst, src, (size_t)n * sizeof *dst); }
+
 /* Query rows per block: the score block (rows x Lk) stays within ~128 KB. */
 static int64_t att_block(int64_t Lk) {
   int64_t r = (int64_t)(32768 / (Lk > 0 ? Lk : 1));
