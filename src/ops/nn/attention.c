@@ -1,10 +1,11 @@
 /* eq_attention and eq_attention_qkv: fused scaled dot-product attention.
- * The forward keeps only the row log-sum-exp; the backward recomputes the
- * probabilities block by block, so memory is O(L) per row instead of the
- * Lq x Lk matrix. Inputs whose last dim is contiguous are used in place,
- * whatever their other strides (e.g. q, k, v selected from a permuted qkv
- * projection); eq_attention_qkv also writes its output with the heads
- * interleaved in each row and its gradient straight into d(qkv). */
+ * The forward keeps the row log-sum-exp and, up to
+ * eq_nn_att_keep_probs_max elements, the probabilities; beyond that the
+ * backward recomputes them block by block, so memory is O(L) per row
+ * instead of the Lq x Lk matrix. Inputs whose last dim is contiguous are
+ * used in place, whatever their other strides (e.g. q, k, v selected from
+ * a permuted qkv projection); eq_attention_qkv also writes its output with
+ * the heads interleaved in each row and its gradient straight into d(qkv). */
 #include <math.h>
 #include <stdio.h>
 
@@ -94,9 +95,9 @@ static double softmax_row_f64(double *s, int64_t n) {
  * a third of ViT-Tiny's attention forward), the tail element by element. */
 static double softmax_row_f32(float *s, int64_t n) {
   float m = -INFINITY, sum = 0;
-  int64_t j = 0, n16 = 0;
+  int64_t j = 0;
 #ifdef __AVX512F__
-  n16 = n / 16 * 16;
+  const int64_t n16 = n / 16 * 16;
   __m512 vm = _mm512_set1_ps(-INFINITY);
   for (; j < n16; j += 16) vm = _mm512_max_ps(vm, _mm512_loadu_ps(s + j));
   if (n16) m = _mm512_reduce_max_ps(vm);
@@ -135,9 +136,9 @@ static void softmax_grad_row_f64(const double *p, double *dp, int64_t n, double 
 
 static void softmax_grad_row_f32(const float *p, float *dp, int64_t n, float scale) {
   float d = 0;
-  int64_t j = 0, n16 = 0;
+  int64_t j = 0;
 #ifdef __AVX512F__
-  n16 = n / 16 * 16;
+  const int64_t n16 = n / 16 * 16;
   __m512 vd = _mm512_setzero_ps();
   for (; j < n16; j += 16) vd = _mm512_fmadd_ps(_mm512_loadu_ps(p + j), _mm512_loadu_ps(dp + j), vd);
   if (n16) d = _mm512_reduce_add_ps(vd);
