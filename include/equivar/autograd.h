@@ -79,6 +79,13 @@ eq_tensor *eq_grad_buffer_uninit(eq_tensor *t, bool *fresh);
 /* t->grad += g, where g has t's shape or a shape that broadcasts from it
  * (summed back over broadcast dims). */
 eq_status eq_grad_accumulate(eq_tensor *t, const eq_tensor *g);
+/* For a backward function whose input t receives the node's output
+ * gradient unchanged (a skip connection): eq_grad_accumulate(t,
+ * node->out->grad), except that when t is a non-leaf without a gradient
+ * yet, of the same shape and dtype, it takes that buffer instead of a copy
+ * (the tape frees a node's output gradient after its backward anyway).
+ * Call it after the node's last read of node->out->grad. */
+eq_status eq_grad_pass_through(eq_tensor *t, eq_node *node);
 /* Sum of g over the dims that broadcasting added/expanded to reach g's shape
  * from `shape` (the reverse of broadcasting). A new tensor. */
 eq_tensor *eq_sum_to_shape(const eq_tensor *g, int ndim, const int64_t *shape);

@@ -209,6 +209,17 @@ eq_status eq_grad_accumulate(eq_tensor *t, const eq_tensor *g) {
   return st;
 }
 
+eq_status eq_grad_pass_through(eq_tensor *t, eq_node *node) {
+  eq_tensor *g = node->out->grad;
+  if (!t->requires_grad) return EQ_OK;
+  if (t->grad || !t->grad_fn || t == node->out || g->dtype != t->dtype || !eq_same_shape(t, g) ||
+      !eq_is_contiguous(g))
+    return eq_grad_accumulate(t, g);
+  t->grad = g;
+  node->out->grad = NULL;
+  return EQ_OK;
+}
+
 static eq_status check_finite(const char *what, const eq_tensor *t) {
   if (!eq_dtype_is_float(t->dtype)) return EQ_OK;
   int64_t n = eq_numel(t);

@@ -229,11 +229,15 @@ static void bgrad_kernel(char **ptr, const int64_t *stride, int64_t n, void *vct
 }
 
 /* Gradient for operand `which` (target t) of first op second. */
-static eq_status binary_grad(eq_binary_op op, int which, eq_tensor *t, eq_dtype ct, const eq_tensor *g,
-                             eq_tensor *first, eq_tensor *second, const char *name) {
+static eq_status binary_grad(eq_binary_op op, int which, eq_tensor *t, eq_dtype ct, eq_node *node,
+                             eq_tensor *first, eq_tensor *second, bool may_take) {
   if (!t->requires_grad) return EQ_OK;
-  /* add / sub pass the gradient itself: no kernel. */
-  if (op == EQ_ADD || (op == EQ_SUB && which == 0)) return eq_grad_accumulate(t, g);
+  const eq_tensor *g = node->out->grad;
+  const char *name = node->op;
+  /* add / sub pass the gradient itself: no kernel, and for the node's last
+   * use of it (may_take) the operand takes the buffer where it can. */
+  if (op == EQ_ADD || (op == EQ_SUB && which == 0))
+    return may_take ? eq_grad_pass_through(t, node) : eq_grad_accumulate(t, g);
   bool o1, o2;
   eq_tensor *x = eq_ops_cast_raw(first, ct, &o1);
   eq_tensor *y = x ? eq_ops_cast_raw(second, ct, &o2) : NULL;
@@ -250,11 +254,12 @@ static eq_status binary_grad(eq_binary_op op, int which, eq_tensor *t, eq_dtype 
 
 static eq_status binary_backward(eq_node *node) {
   eq_binary_op op = (eq_binary_op)node->i[0];
-  eq_tensor *a = node->inputs[0], *b = node->inputs[1], *g = node->out->grad;
+  eq_tensor *a = node->inputs[0], *b = node->inputs[1];
   eq_dtype ct = node->out->dtype;
   EQ_NO_GRAD_BEGIN;
-  eq_status st = binary_grad(op, 0, a, ct, g, a, b, node->op);
-  if (!st) st = binary_grad(op, 1, b, ct, g, a, b, node->op);
+  /* the second operand first: the first may take the gradient's buffer */
+  eq_status st = binary_grad(op, 1, b, ct, node, a, b, false);
+  if (!st) st = binary_grad(op, 0, a, ct, node, a, b, true);
   EQ_NO_GRAD_END;
   return st;
 }
@@ -278,13 +283,13 @@ eq_tensor *eq_binary(eq_binary_op op, eq_tensor *a, eq_tensor *b) {
 static eq_status scalar_backward(eq_node *node) {
   eq_binary_op op = (eq_binary_op)node->i[0];
   int scalar_first = (int)node->i[1];
-  eq_tensor *a = node->inputs[0], *g = node->out->grad;
+  eq_tensor *a = node->inputs[0];
   eq_dtype ct = node->out->dtype;
   eq_stack_scalar sc;
   eq_stack_scalar_init(&sc, ct, node->f[0]);
   EQ_NO_GRAD_BEGIN;
-  eq_status st = scalar_first ? binary_grad(op, 1, a, ct, g, &sc.tensor, a, node->op)
-                              : binary_grad(op, 0, a, ct, g, a, &sc.tensor, node->op);
+  eq_status st = scalar_first ? binary_grad(op, 1, a, ct, node, &sc.tensor, a, true)
+                              : binary_grad(op, 0, a, ct, node, a, &sc.tensor, true);
   EQ_NO_GRAD_END;
   return st;
 }

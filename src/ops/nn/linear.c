@@ -166,8 +166,7 @@ static eq_status linear_backward(eq_node *node) {
                                  fresh[1], g[2] ? eq_data_ptr(g[2]) : NULL, fresh[2]))
     return eq_error_code();
   /* eq_linear_add: the residual's gradient is dY itself */
-  if (node->n_inputs == 4 && node->inputs[3]->requires_grad && eq_grad_accumulate(node->inputs[3], dy))
-    return eq_error_code();
+  if (node->n_inputs == 4 && eq_grad_pass_through(node->inputs[3], node)) return eq_error_code();
   return EQ_OK;
 }
 

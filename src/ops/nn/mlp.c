@@ -37,7 +37,7 @@ static eq_status mlp_backward(eq_node *node) {
 #undef PTR
   eq_tensor_free(dpre);
   /* after dX is written: the residual may be x itself */
-  if (!st && residual && residual->requires_grad) st = eq_grad_accumulate(residual, dy);
+  if (!st && residual) st = eq_grad_pass_through(residual, node);
   return st;
 }
 
