@@ -4,6 +4,7 @@
 
 #include "eq_test.h"
 #include "equivar/autograd.h"
+#include "equivar/ops.h"
 
 static eq_tensor *chain_views(eq_tensor *const *in, void *ctx) {
   (void)ctx;
@@ -55,6 +56,39 @@ int main(void) {
   CHECK(eq_backward_with(e, seed) == EQ_OK);
   CHECK(y->grad && eq_get_flat(y->grad, 0) == 4.0 && eq_get_flat(y->grad, 14) == 4.0);
   eq_tape_clear();
+  /* Skip connections: an operand that receives the output gradient
+   * unchanged takes its buffer when it can (eq_grad_pass_through). */
+  {
+    eq_fill_(y->grad, 0);
+    eq_tensor *h = eq_mul_scalar(y, 2), *k = eq_mul_scalar(y, 3);
+    eq_tensor *sum = eq_add(h, k), *seed = eq_ones(EQ_F64, EQ_DIMS(3, 5));
+    sum->grad = eq_ones(EQ_F64, EQ_DIMS(3, 5));
+    eq_tensor *g = sum->grad;
+    CHECK(eq_grad_pass_through(h, sum->grad_fn) == EQ_OK && h->grad == g && sum->grad == NULL);
+    sum->grad = eq_ones(EQ_F64, EQ_DIMS(3, 5));
+    g = sum->grad;
+    /* h has a gradient now: added to, not replaced */
+    CHECK(eq_grad_pass_through(h, sum->grad_fn) == EQ_OK && h->grad != g && sum->grad == g &&
+          eq_get_flat(h->grad, 7) == 2.0);
+    /* a leaf copies (its gradient outlives the step's arena) */
+    CHECK(eq_grad_pass_through(y, sum->grad_fn) == EQ_OK && y->grad != g && sum->grad == g &&
+          eq_get_flat(y->grad, 3) == 1.0);
+    eq_tape_clear();
+    eq_fill_(y->grad, 0);
+    /* through backward: (2y + 3y), (2y + 2y) with one operand twice, 2y - 3y,
+     * and a broadcast second operand */
+    sum = eq_add(eq_mul_scalar(y, 2), eq_mul_scalar(y, 3));
+    CHECK(eq_backward_with(sum, seed) == EQ_OK && eq_get_flat(y->grad, 4) == 5.0);
+    eq_tensor *twice = eq_mul_scalar(y, 2);
+    CHECK(eq_backward_with(eq_add(twice, twice), seed) == EQ_OK && eq_get_flat(y->grad, 4) == 9.0);
+    CHECK(eq_backward_with(eq_sub(eq_mul_scalar(y, 2), eq_mul_scalar(y, 3)), seed) == EQ_OK &&
+          eq_get_flat(y->grad, 4) == 8.0);
+    eq_tensor *row = eq_mul_scalar(eq_slice(y, 0, 0, 1, 1), 1); /* [1, 5]: broadcast over 3 rows */
+    CHECK(eq_backward_with(eq_add(eq_mul_scalar(y, 1), row), seed) == EQ_OK && eq_get_flat(y->grad, 4) == 12.0 &&
+          eq_get_flat(y->grad, 9) == 9.0);
+    eq_tape_clear();
+    eq_fill_(y->grad, 0);
+  }
   /* Backward of something that needs no grad is a clear error. */
   eq_tensor *c = eq_zeros(EQ_F64, EQ_DIMS(1));
   eq_error_clear();
