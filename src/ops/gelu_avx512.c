@@ -91,9 +91,10 @@ static inline __attribute__((always_inline)) void normal_cdf_and_gauss(int nv, c
   cdf_from_tail(nv, x, e, cdf);
 }
 
-/* GELU over nv vectors at x (and its slope when `slope`, a literal). */
-static inline __attribute__((always_inline)) void gelu_vectors(int nv, bool with_slope, const float *x, float *y,
-                                                               float *slope) {
+/* GELU over nv vectors at x, and its slope when `with_slope` (a literal),
+ * stored past the caches when `stream` (a literal; slope 64-byte aligned). */
+static inline __attribute__((always_inline)) void gelu_vectors(int nv, bool with_slope, bool stream, const float *x,
+                                                               float *y, float *slope) {
   __m512 a[INTERLEAVE], cdf[INTERLEAVE], gauss[INTERLEAVE];
   EACH a[u] = _mm512_loadu_ps(x + u * 16);
   if (with_slope)
@@ -102,8 +103,13 @@ static inline __attribute__((always_inline)) void gelu_vectors(int nv, bool with
     normal_cdf(nv, a, cdf);
   EACH _mm512_storeu_ps(y + u * 16, _mm512_mul_ps(a[u], cdf[u]));
   if (with_slope)
-    EACH _mm512_storeu_ps(slope + u * 16,
-                          _mm512_fmadd_ps(_mm512_mul_ps(a[u], SET1(0.39894228040143267794f)), gauss[u], cdf[u]));
+    EACH {
+      __m512 d = _mm512_fmadd_ps(_mm512_mul_ps(a[u], SET1(0.39894228040143267794f)), gauss[u], cdf[u]);
+      if (stream)
+        _mm512_stream_ps(slope + u * 16, d);
+      else
+        _mm512_storeu_ps(slope + u * 16, d);
+    }
 }
 #undef EACH
 #endif
@@ -119,8 +125,8 @@ bool eq_gelu_avx512_available(void) {
 int64_t eq_gelu_f32_avx512(const float *x, float *y, int64_t n) {
   int64_t i = 0;
 #ifdef __AVX512F__
-  for (; i + 16 * INTERLEAVE <= n; i += 16 * INTERLEAVE) gelu_vectors(INTERLEAVE, false, x + i, y + i, NULL);
-  for (; i + 16 <= n; i += 16) gelu_vectors(1, false, x + i, y + i, NULL);
+  for (; i + 16 * INTERLEAVE <= n; i += 16 * INTERLEAVE) gelu_vectors(INTERLEAVE, false, false, x + i, y + i, NULL);
+  for (; i + 16 <= n; i += 16) gelu_vectors(1, false, false, x + i, y + i, NULL);
 #endif
   return i;
 }
@@ -128,8 +134,17 @@ int64_t eq_gelu_f32_avx512(const float *x, float *y, int64_t n) {
 int64_t eq_gelu_slope_f32_avx512(const float *x, float *y, float *slope, int64_t n) {
   int64_t i = 0;
 #ifdef __AVX512F__
-  for (; i + 16 * INTERLEAVE <= n; i += 16 * INTERLEAVE) gelu_vectors(INTERLEAVE, true, x + i, y + i, slope + i);
-  for (; i + 16 <= n; i += 16) gelu_vectors(1, true, x + i, y + i, slope + i);
+  /* The slope is read again only by the backward: stored past the caches
+   * (where it is aligned for that), it leaves them to the data in use, and
+   * its lines are not first read from memory. ViT-Tiny's MLP in the step:
+   * forward 6.02 -> 6.10 ms, backward 11.95 -> 11.75 ms. */
+  if (((uintptr_t)slope & 63) == 0) {
+    for (; i + 16 * INTERLEAVE <= n; i += 16 * INTERLEAVE) gelu_vectors(INTERLEAVE, true, true, x + i, y + i, slope + i);
+    for (; i + 16 <= n; i += 16) gelu_vectors(1, true, true, x + i, y + i, slope + i);
+    _mm_sfence();
+  }
+  for (; i + 16 * INTERLEAVE <= n; i += 16 * INTERLEAVE) gelu_vectors(INTERLEAVE, true, false, x + i, y + i, slope + i);
+  for (; i + 16 <= n; i += 16) gelu_vectors(1, true, false, x + i, y + i, slope + i);
 #endif
   return i;
 }

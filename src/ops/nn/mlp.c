@@ -100,10 +100,12 @@ eq_tensor *eq_mlp_gelu(eq_tensor *x, eq_tensor *w1, eq_tensor *b1, eq_tensor *w2
       return NULL;
     }
     /* from here on y belongs to the tape */
-    mlp_saved *sv = eq_node_alloc_ctx(node, sizeof *sv + 2 * act + 64);
+    /* both 64-byte aligned (the context is): the slope takes streaming stores */
+    size_t head = (sizeof(mlp_saved) + 63) / 64 * 64, act64 = (act + 63) / 64 * 64;
+    mlp_saved *sv = eq_node_alloc_ctx(node, head + act64 + act);
     if (!sv) return NULL;
-    hid = sv->hidden = (char *)sv + (sizeof *sv + 63) / 64 * 64;
-    slope = sv->slope = (char *)hid + act;
+    hid = sv->hidden = (char *)sv + head;
+    slope = sv->slope = (char *)hid + act64;
   } else {
     scratch = eq_empty(dt, EQ_DIMS(m, hidden));
     if (!scratch) {
