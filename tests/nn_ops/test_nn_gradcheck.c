@@ -36,11 +36,12 @@ static eq_tensor *f_linear_add(eq_tensor *const *in, void *ctx) {
   return eq_linear_add(in[0], in[1], in[3], in[2]);
 }
 
-/* residual + fc2(GELU(fc1(x))); ctx 1: no biases, the residual a transposed
- * view; ctx 2: no residual; ctx 3: the residual is x itself (in == out) */
+/* residual + fc2(GELU(fc1(x))); ctx 1: no biases, x and the residual
+ * transposed views; ctx 2: no residual; ctx 3: the residual is x itself
+ * (in == out) */
 static eq_tensor *f_mlp(eq_tensor *const *in, void *ctx) {
   switch ((int)(intptr_t)ctx) {
-  case 1: return eq_mlp_gelu(in[0], in[1], NULL, in[2], NULL, eq_transpose(in[3], 0, 1));
+  case 1: return eq_mlp_gelu(eq_transpose(in[0], 0, 1), in[1], NULL, in[2], NULL, eq_transpose(in[3], 0, 1));
   case 2: return eq_mlp_gelu(in[0], in[1], in[2], in[3], in[4], NULL);
   case 3: return eq_mlp_gelu(in[0], in[1], in[2], in[3], in[4], in[0]);
   default: return eq_mlp_gelu(in[0], in[1], in[2], in[3], in[4], in[5]);
@@ -200,8 +201,8 @@ int main(void) {
   in[0] = PARAM(11, 4, 5, 3), in[1] = PARAM(12, 6, 3), in[2] = PARAM(13, 6), in[3] = PARAM(14, 4, 6);
   in[4] = PARAM(15, 4), in[5] = PARAM(16, 4, 5, 4);
   check("mlp_gelu", f_mlp, NULL, 6, in);
-  in[0] = PARAM(17, 3, 2), in[1] = PARAM(18, 5, 2), in[2] = PARAM(19, 4, 5), in[3] = PARAM(20, 4, 3);
-  check("mlp_gelu, no biases, strided residual", f_mlp, (void *)1, 4, in);
+  in[0] = PARAM(17, 2, 3), in[1] = PARAM(18, 5, 2), in[2] = PARAM(19, 4, 5), in[3] = PARAM(20, 4, 3);
+  check("mlp_gelu, no biases, strided input and residual", f_mlp, (void *)1, 4, in);
   in[0] = PARAM(21, 2, 3, 4), in[1] = PARAM(22, 7, 4), in[2] = PARAM(23, 7), in[3] = PARAM(24, 5, 7);
   in[4] = PARAM(25, 5);
   check("mlp_gelu, no residual", f_mlp, (void *)2, 5, in);
