@@ -8,6 +8,7 @@
 #include <math.h>
 
 #include "eq_test.h"
+#include "tensor_compare.h"
 #include "equivar/autograd.h"
 #include "equivar/ops.h"
 
@@ -16,15 +17,6 @@ static eq_tensor *composed(eq_tensor *qkv, int heads) {
   eq_tensor *p = eq_permute(eq_reshape(qkv, EQ_DIMS(n, t, 3, heads, d / heads)), (int[]){2, 0, 3, 1, 4});
   eq_tensor *a = eq_attention(eq_select(p, 0, 0), eq_select(p, 0, 1), eq_select(p, 0, 2), NULL, 0);
   return eq_reshape(eq_transpose(a, 1, 2), EQ_DIMS(n, t, d));
-}
-
-static double worst_diff(const eq_tensor *a, const eq_tensor *b) {
-  double worst = 0;
-  for (int64_t i = 0; i < eq_numel(a); i++) {
-    double e = fabs(eq_get_flat(a, i) - eq_get_flat(b, i)) / (1 + fabs(eq_get_flat(b, i)));
-    if (!(e <= worst)) worst = e;
-  }
-  return worst;
 }
 
 static void check_case(eq_dtype dt, int64_t n, int64_t t, int heads, int64_t hd) {
@@ -43,12 +35,12 @@ static void check_case(eq_dtype dt, int64_t n, int64_t t, int heads, int64_t hd)
     eq_tensor *y = eq_attention_qkv(x, heads, NULL, 0), *ref = composed(x2, heads);
     CHECK_MSG(y && ref, "%s", eq_error_message());
     if (!y || !ref) break;
-    double e = worst_diff(y, ref);
+    double e = worst_rel_diff(y, ref);
     CHECK_MSG(e < tol, "output: dtype %d n %lld t %lld heads %d hd %lld: %g", (int)dt, (long long)n, (long long)t,
               heads, (long long)hd, e);
     CHECK(eq_backward_with(y, g) == EQ_OK && eq_backward_with(ref, g) == EQ_OK);
     eq_tape_clear();
-    e = x->grad && x2->grad ? worst_diff(x->grad, x2->grad) : INFINITY;
+    e = x->grad && x2->grad ? worst_rel_diff(x->grad, x2->grad) : INFINITY;
     CHECK_MSG(e < tol, "d(qkv) pass %d: dtype %d n %lld t %lld heads %d hd %lld: %g", pass, (int)dt, (long long)n,
               (long long)t, heads, (long long)hd, e);
   }
@@ -85,10 +77,10 @@ static void check_f32_against_f64(void) {
   CHECK(y64 && y32 && eq_backward_with(y64, g64) == EQ_OK && eq_backward_with(y32, g32) == EQ_OK);
   eq_tape_clear();
   if (y64 && y32) {
-    double e = worst_diff(y32, y64);
+    double e = worst_rel_diff(y32, y64);
     CHECK_MSG(e < 1e-5, "float32 output against float64: %g", e);
     for (int t = 0; t < 3; t++) {
-      e = in32[t]->grad && in64[t]->grad ? worst_diff(in32[t]->grad, in64[t]->grad) : INFINITY;
+      e = in32[t]->grad && in64[t]->grad ? worst_rel_diff(in32[t]->grad, in64[t]->grad) : INFINITY;
       CHECK_MSG(e < 1e-4, "float32 gradient %d against float64: %g", t, e);
     }
   }

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "eq_test.h"
+#include "tensor_compare.h"
 #include "equivar/autograd.h"
 #include "equivar/ops.h"
 
@@ -22,16 +23,6 @@ static eq_tensor *filled(eq_dtype dt, int ndim, const int64_t *shape, uint64_t s
   for (int64_t i = 0; i < eq_numel(t); i++) eq_set_flat(t, i, val(seed * 1000003 + (uint64_t)i));
   eq_set_requires_grad(t, true);
   return t;
-}
-
-/* worst |a - b| / (1 + |b|) */
-static double worst_rel(const eq_tensor *a, const eq_tensor *b) {
-  double worst = 0;
-  for (int64_t i = 0; i < eq_numel(b); i++) {
-    double e = fabs(eq_get_flat(a, i) - eq_get_flat(b, i)) / (1 + fabs(eq_get_flat(b, i)));
-    if (!(e <= worst)) worst = e;
-  }
-  return worst;
 }
 
 enum { X, W1, B1, W2, B2, RES, N_INPUTS };
@@ -67,7 +58,7 @@ static void check_case(eq_dtype dt, int64_t rows, int64_t in, int64_t hidden, in
     eq_tensor *ya = fused(a, bias, res), *yb = composed(b, bias, res);
     CHECK(ya && yb);
     if (!ya || !yb) break;
-    double e = worst_rel(ya, yb);
+    double e = worst_rel_diff(ya, yb);
     CHECK_MSG(e < tol, "%s rows %lld threads %d bias %d res %d pass %d: output differs by %g", eq_dtype_name(dt),
               (long long)rows, threads, bias, res, pass, e);
     CHECK(eq_backward_with(ya, g) == EQ_OK && eq_backward_with(yb, g) == EQ_OK);
@@ -80,7 +71,7 @@ static void check_case(eq_dtype dt, int64_t rows, int64_t in, int64_t hidden, in
       }
       CHECK(a[k]->grad && b[k]->grad);
       if (!a[k]->grad || !b[k]->grad) continue;
-      e = worst_rel(a[k]->grad, b[k]->grad);
+      e = worst_rel_diff(a[k]->grad, b[k]->grad);
       CHECK_MSG(e < tol, "%s rows %lld threads %d bias %d res %d pass %d: gradient of input %d differs by %g",
                 eq_dtype_name(dt), (long long)rows, threads, bias, res, pass, k, e);
     }
@@ -92,7 +83,7 @@ static void check_case(eq_dtype dt, int64_t rows, int64_t in, int64_t hidden, in
   eq_set_grad_enabled(prev);
   CHECK(ya && yb && !ya->requires_grad);
   if (ya && yb)
-    CHECK_MSG(worst_rel(ya, yb) < tol, "%s rows %lld: output without recording differs", eq_dtype_name(dt),
+    CHECK_MSG(worst_rel_diff(ya, yb) < tol, "%s rows %lld: output without recording differs", eq_dtype_name(dt),
               (long long)rows);
   eq_arena_set_current(prev_arena);
   eq_arena_free(arena);
