@@ -8,11 +8,9 @@
  * just transposed in L2 by a block of X read in place by the register tiles. */
 #include "ops/nn/mlp_backward_blocks.h"
 
-enum {
-  /* Rows per block: the block's gradient at fc1's output (BLOCK_ROWS x
-   * hidden) and its transpose stay in L2 next to the tiles' operands. */
-  BLOCK_ROWS = 96,
-};
+#include "ops/nn/linear_backward_blocks.h"
+
+enum { BLOCK_ROWS = EQ_NN_GRAD_BLOCK_ROWS, LDT = EQ_NN_GRAD_BLOCK_LDT };
 
 /* One thread's gradients, written (its first block, `fresh`) or
  * accumulated: dW1 [hidden, in]; dW2 transposed, [hidden, out]; the bias
@@ -22,21 +20,15 @@ typedef struct {
   bool fresh_dw1;
 } thread_grads;
 
-/* sums[j] += the column sums of rows x cols (leading dimension ld) */
-static void add_column_sums(int64_t rows, int64_t cols, const float *a, int64_t ld, float *sums) {
-  for (int64_t r = 0; r < rows; r++)
-    for (int64_t j = 0; j < cols; j++) sums[j] += a[r * ld + j];
-}
-
 /* Rows [r0, r1) of the backward on this thread: w2 is W2 with its rows
- * padded to ldw2; dh (BLOCK_ROWS x hidden) and t (hidden x ldt) are the
+ * padded to ldw2; dh (BLOCK_ROWS x hidden) and t (hidden x LDT) are the
  * thread's scratch. */
 static void backward_rows(const eq_nn_mlp_f32 *p, const float *w2, int64_t ldw2, int64_t r0, int64_t r1,
-                          thread_grads *g, float *dh, float *t, int64_t ldt) {
+                          thread_grads *g, float *dh, float *t) {
   int64_t in = p->in, hidden = p->hidden, out = p->out;
   for (int64_t b0 = r0; b0 < r1; b0 += BLOCK_ROWS) {
     int64_t rows = r1 - b0 < BLOCK_ROWS ? r1 - b0 : BLOCK_ROWS;
-    const float *dy = p->dy + b0 * out, *x = p->x + b0 * in, *h = p->hidden_act + b0 * hidden;
+    const float *dy = p->dy + b0 * out, *h = p->hidden_act + b0 * hidden;
     bool first = b0 == r0;
     /* the gradient at fc1's output: (dY W2) o slope */
     eq_nn_tile_gemm_f32(false, rows, hidden, out, 1.0f, dy, out, w2, ldw2, 0.0f, dh, hidden, NULL, NULL,
@@ -44,37 +36,30 @@ static void backward_rows(const eq_nn_mlp_f32 *p, const float *w2, int64_t ldw2,
     /* dW2^T (+)= H^T dY: as dW2 = dY^T H, the tiles would read H's rows
      * in place, and a row stride of 3 KB (ViT-Tiny's 768 hidden features)
      * maps a 64-column panel onto a quarter of L1's sets */
-    eq_nn_transpose_f32(rows, hidden, h, hidden, t, ldt);
-    eq_nn_tile_gemm_f32(false, hidden, out, rows, 1.0f, t, ldt, dy, out, first ? 0.0f : 1.0f, g->dw2t, out, NULL, NULL,
+    eq_nn_transpose_f32(rows, hidden, h, hidden, t, LDT);
+    eq_nn_tile_gemm_f32(false, hidden, out, rows, 1.0f, t, LDT, dy, out, first ? 0.0f : 1.0f, g->dw2t, out, NULL, NULL,
                         NULL);
-    /* dX (+)= dh W1 */
-    eq_nn_tile_gemm_f32(false, rows, in, hidden, 1.0f, dh, hidden, p->w1, in, p->fresh_dx ? 0.0f : 1.0f,
-                        p->dx + b0 * in, in, NULL, NULL, NULL);
-    /* dW1 (+)= dh^T X */
-    eq_nn_transpose_f32(rows, hidden, dh, hidden, t, ldt);
-    eq_nn_tile_gemm_f32(false, hidden, in, rows, 1.0f, t, ldt, x, in, first && g->fresh_dw1 ? 0.0f : 1.0f, g->dw1, in,
-                        NULL, NULL, NULL);
-    if (g->db2) add_column_sums(rows, out, dy, out, g->db2);
-    if (g->db1) add_column_sums(rows, hidden, dh, hidden, g->db1);
+    if (g->db2) eq_nn_add_column_sums_f32(rows, out, dy, out, g->db2);
+    /* fc1 as a linear layer whose output gradient is dh */
+    eq_nn_linear_block_backward_f32(rows, in, hidden, dh, p->x + b0 * in, p->w1, in, p->dx + b0 * in,
+                                    p->fresh_dx ? 0.0f : 1.0f, g->dw1, first && g->fresh_dw1 ? 0.0f : 1.0f, g->db1, t);
   }
 }
 
 bool eq_nn_mlp_backward_blocks_apply(int64_t m, int64_t in, int64_t hidden, int64_t out) {
-  int threads = omp_get_max_threads();
-  return eq_nn_tile_gemm_available() && in > 0 && hidden > 0 && out > 0 && m > 0 &&
-         (threads == 1 || m >= 512 * (int64_t)threads);
+  return in > 0 && hidden > 0 && out > 0 && eq_nn_grad_blocks_apply(m);
 }
 
 eq_status eq_nn_mlp_backward_blocks_f32(const eq_nn_mlp_f32 *p) {
   int64_t m = p->m, in = p->in, hidden = p->hidden, out = p->out;
   int threads = omp_get_max_threads();
   /* W2's rows padded off a multiple of 4 KB, as the forward pads W^T */
-  int64_t ldt = BLOCK_ROWS + 16, ldw2 = (hidden + 15) / 16 * 16 + 16;
+  int64_t ldw2 = (hidden + 15) / 16 * 16 + 16;
   /* One allocation, on this thread. Per thread: the block's gradient at
    * fc1's output, a transposed block, its dW2^T and bias sums; after thread
    * 0, which accumulates into the output, its share of dW1. Then W2 padded
    * and, to accumulate into, dW2 transposed back. */
-  size_t per_thread = (size_t)(BLOCK_ROWS * hidden + hidden * ldt + hidden * out + hidden + out),
+  size_t per_thread = (size_t)(BLOCK_ROWS * hidden + hidden * LDT + hidden * out + hidden + out),
          dw1_share = (size_t)(hidden * in);
   float *ws = eq_nn_workspace(
       ((size_t)threads * per_thread + (size_t)(threads - 1) * dw1_share + (size_t)(out * ldw2) +
@@ -85,7 +70,7 @@ eq_status eq_nn_mlp_backward_blocks_f32(const eq_nn_mlp_f32 *p) {
   for (int64_t o = 0; o < out; o++) memcpy(w2 + o * ldw2, p->w2 + o * hidden, (size_t)hidden * sizeof(float));
 #pragma omp parallel for schedule(static) num_threads(threads)
   for (int t = 0; t < threads; t++) {
-    float *dh = ws + (size_t)t * per_thread, *tr = dh + BLOCK_ROWS * hidden, *dw2t = tr + hidden * ldt,
+    float *dh = ws + (size_t)t * per_thread, *tr = dh + BLOCK_ROWS * hidden, *dw2t = tr + hidden * LDT,
           *sums = dw2t + hidden * out;
     memset(sums, 0, (size_t)(hidden + out) * sizeof(float));
     thread_grads g = {
@@ -95,21 +80,14 @@ eq_status eq_nn_mlp_backward_blocks_f32(const eq_nn_mlp_f32 *p) {
         .db2 = p->db2 ? sums + hidden : NULL,
         .fresh_dw1 = t > 0 || p->fresh_dw1,
     };
-    backward_rows(p, w2, ldw2, m * t / threads, m * (t + 1) / threads, &g, dh, tr, ldt);
+    backward_rows(p, w2, ldw2, m * t / threads, m * (t + 1) / threads, &g, dh, tr);
   }
   /* The threads' shares, added in thread order so that the sums do not
    * depend on timing: dW1 onto thread 0's, dW2^T into thread 0's, then
    * transposed into dW2. */
-  float *dw2t0 = ws + BLOCK_ROWS * hidden + hidden * ldt;
-#pragma omp parallel for schedule(static) if (threads > 1) num_threads(threads)
-  for (int64_t e = 0; e < hidden * (in + out); e++)
-    for (int t = 1; t < threads; t++) {
-      if (e < hidden * in)
-        p->dw1[e] += dw1_shares[(size_t)(t - 1) * dw1_share + (size_t)e];
-      else
-        dw2t0[e - hidden * in] += ws[(size_t)t * per_thread + (size_t)(BLOCK_ROWS * hidden + hidden * ldt) +
-                                     (size_t)(e - hidden * in)];
-    }
+  float *dw2t0 = ws + BLOCK_ROWS * hidden + hidden * LDT;
+  eq_nn_add_shares_f32(threads - 1, dw1_shares, dw1_share, hidden * in, p->dw1);
+  eq_nn_add_shares_f32(threads - 1, dw2t0 + per_thread, per_thread, hidden * out, dw2t0);
   if (p->fresh_dw2) {
     eq_nn_transpose_f32(hidden, out, dw2t0, out, p->dw2, hidden);
   } else {
@@ -118,7 +96,7 @@ eq_status eq_nn_mlp_backward_blocks_f32(const eq_nn_mlp_f32 *p) {
     for (int64_t e = 0; e < out * hidden; e++) p->dw2[e] += dw2[e];
   }
   for (int t = 0; t < threads; t++) {
-    const float *sums = ws + (size_t)t * per_thread + (size_t)(BLOCK_ROWS * hidden + hidden * ldt + hidden * out);
+    const float *sums = ws + (size_t)t * per_thread + (size_t)(BLOCK_ROWS * hidden + hidden * LDT + hidden * out);
     bool first = t == 0;
     for (int64_t j = 0; p->db1 && j < hidden; j++) p->db1[j] = (first && p->fresh_db1 ? 0 : p->db1[j]) + sums[j];
     for (int64_t j = 0; p->db2 && j < out; j++) p->db2[j] = (first && p->fresh_db2 ? 0 : p->db2[j]) + sums[hidden + j];

@@ -1,0 +1,49 @@
+/* A linear layer's float32 backward in blocks of rows, each thread taking
+ * an even share of the rows: per block, dX = dY W, then dW (+)= dY^T X as
+ * the block of dY, still in cache, transposed, times the block of X read
+ * in place, in AVX-512 register tiles (tile_gemm.c), instead of OpenBLAS
+ * packing both operands of dW from memory. Also the pieces the fused MLP's
+ * blocked backward (mlp_backward_blocks.c) shares. Internal to the library. */
+#ifndef EQ_OPS_NN_LINEAR_BACKWARD_BLOCKS_H
+#define EQ_OPS_NN_LINEAR_BACKWARD_BLOCKS_H
+
+#include "ops/nn/nn_common.h"
+
+enum {
+  /* Rows per block: a block's gradients and their transpose stay in L2
+   * next to the tiles' operands (96 measured best of 48-192 in the MLP). */
+  EQ_NN_GRAD_BLOCK_ROWS = 96,
+  /* The leading dimension of a transposed block (off a multiple of 4 KB). */
+  EQ_NN_GRAD_BLOCK_LDT = EQ_NN_GRAD_BLOCK_ROWS + 16,
+};
+
+/* Whether a backward of m rows runs in blocks: AVX-512 register tiles and,
+ * on more than one thread, at least 512 rows per thread (shorter products
+ * go to OpenBLAS's threads). */
+bool eq_nn_grad_blocks_apply(int64_t m);
+
+/* One block of `rows` rows on this thread: dX (+)= dY W (beta_dx 0 or 1),
+ * dW [out, in] (+)= dY^T X (beta_dw), bias_sums [out] (NULL: skipped) +=
+ * dY's column sums. dY [rows, out], X [rows, in], dX contiguous; W [out,
+ * in] with leading dimension ldw; t is scratch of out x EQ_NN_GRAD_BLOCK_LDT
+ * floats. */
+void eq_nn_linear_block_backward_f32(int64_t rows, int64_t in, int64_t out, const float *dy, const float *x,
+                                     const float *w, int64_t ldw, float *dx, float beta_dx, float *dw, float beta_dw,
+                                     float *bias_sums, float *t);
+
+/* sums[j] += the column sums of a (rows x cols, leading dimension ld). */
+void eq_nn_add_column_sums_f32(int64_t rows, int64_t cols, const float *a, int64_t ld, float *sums);
+
+/* dst[e] += shares[s * stride + e] for s = 0 .. n_shares-1 in that order
+ * (so that the sum does not depend on the threads' timing), e < n. */
+void eq_nn_add_shares_f32(int n_shares, const float *shares, size_t stride, int64_t n, float *dst);
+
+/* The backward of y = x W^T + b over m rows where eq_nn_grad_blocks_apply
+ * says so: dX and dW are written when their fresh_* flag is set (the buffer
+ * may hold garbage), else accumulated into; db likewise, or NULL. An error
+ * only when its scratch cannot be had. */
+eq_status eq_nn_linear_backward_blocks_f32(int64_t m, int64_t in, int64_t out, const float *dy, const float *x,
+                                           const float *w, float *dx, bool fresh_dx, float *dw, bool fresh_dw,
+                                           float *db, bool fresh_db);
+
+#endif
