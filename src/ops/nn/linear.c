@@ -2,8 +2,8 @@
  * output is stored); backward dX = dY W, dW += dY^T X, db += column sums
  * of dY (and d residual += dY). Tall products are split by rows over the
  * threads; in float32 with AVX-512 each share runs as register tiles
- * (tile_gemm.c) with W^T transposed once per call, else OpenBLAS does the
- * work. */
+ * (tile_gemm.c) with W^T transposed once per call, and the backward in
+ * blocks of rows (linear_backward_blocks.c); else OpenBLAS does the work. */
 #include "ops/nn/linear_rows.h"
 
 #include "ops/nn/linear_backward_blocks.h"
@@ -11,9 +11,10 @@
 /* One GEMM on this thread or, outside a parallel region, OpenBLAS's threads.
  * float32 y = x W^T (W^T transposed by the caller) and dX = dY W run as
  * register tiles where the tiles are built and the call is single-threaded
- * anyway. dW = dY^T X stays with OpenBLAS: in tiles its A operand is dY's
- * columns, a cache line per 6 floats, and the ViT-Tiny step measured 1-2 %
- * slower that way. */
+ * anyway. dW = dY^T X stays with OpenBLAS here: read in place by the tiles,
+ * its A operand would be dY's columns, a cache line per 6 floats (the
+ * ViT-Tiny step measured 1-2 % slower); the blocked backward transposes dY
+ * a block at a time instead. */
 static void gemm(eq_dtype dt, bool ta, bool tb, int64_t m, int64_t n, int64_t k, const void *a, int64_t lda,
                  const void *b, int64_t ldb, double beta, void *c, int64_t ldc, const void *bias, const void *addend,
                  const void *scale) {
