@@ -8,7 +8,10 @@
  *
  * Every pass is: transform the input tiles of a block of tiles, then per
  * slab of output channels transform that slab's weights (kept in L2), one
- * GEMM per transform position, transform back. Backward-data is the forward
+ * GEMM per transform position, transform back. The threads share each
+ * block (its transform split over them, a slab each), or, where all the
+ * transformed weights fit L2, each thread runs its own images' tiles
+ * through every step, so that no block crosses between the cores. Backward-data is the forward
  * pass on dy with the flipped, transposed kernel and padding 2 - p;
  * backward-weight is the adjoint of the forward transforms:
  * dw = G^T (sum over tiles of (A dy A^T) .* (B^T x B)) G, one GEMM per
@@ -32,6 +35,9 @@ int eq_conv_algo = EQ_CONV_AUTO;
  * twice a Zen 4 core's 1 MB L2, which measured faster than fitting it
  * (fewer slabs: V is packed once per slab), at least 32 channels. */
 #define SLAB_BYTES (2 * 1024 * 1024)
+/* The transformed weights' budget for splitting the passes by tiles
+ * (wino_plan_for): ResNet-18's layer 1 (36 x 64 x 64 floats, 590 KB). */
+#define BY_TILES_WEIGHT_BYTES (1024 * 1024)
 /* Budget for a block's transformed tiles (shared by the threads): small
  * enough that a block stays in cache from its transform to its GEMMs, but at
  * least EQ_WINO_MIN_BLOCK tiles so the GEMMs stay wide. */
@@ -47,6 +53,7 @@ typedef struct wino_map {
 typedef struct wino_plan {
   wino_map map;
   int threads;
+  bool by_tiles; /* forward and backward-data: each thread its own images' tiles (see wino_plan_for) */
   int64_t slab, nslabs, tb;                 /* output channels per slab, tiles per block */
   bool shared_u;                            /* weights transformed once for all blocks */
   int64_t xt_elems, dyt_elems;              /* the maps rearranged for the lanes */
@@ -88,27 +95,47 @@ static wino_plan wino_plan_for(const eq_conv_geom *g, int kind, size_t elem) {
   mp->ntiles = (mp->N + VL - 1) / VL * VL * mp->th * mp->tw;
   const int64_t a2 = (int64_t)mp->a * mp->a;
   p.threads = omp_get_max_threads();
-  /* Slabs: a multiple of 8 channels whose transformed weights fit the
-   * budget, and at least one slab per thread. */
-  int64_t per_thread = (cout + p.threads - 1) / p.threads;
-  int64_t slab = (int64_t)(SLAB_BYTES / elem) / (a2 * cin);
-  slab = slab / 8 * 8;
-  /* below ~32 rows OpenBLAS's kernels lose more than L2 misses cost */
-  if (slab < 32) slab = 32;
-  if (slab > per_thread) slab = per_thread;
-  if (slab < 1) slab = 1;
-  /* then as many slabs as that needs, rounded to a multiple of the threads
-   * and evened out, so no thread waits on a leftover slab */
-  int64_t nslabs = (cout + slab - 1) / slab;
-  nslabs = (nslabs + p.threads - 1) / p.threads * p.threads;
-  if (nslabs > cout) nslabs = cout;
-  p.slab = (cout + nslabs - 1) / nslabs;
-  p.nslabs = (cout + p.slab - 1) / p.slab;
-  /* Tiles per block: every tile when the transformed block fits. */
+  /* By tiles, where all the transformed weights fit one core's L2 and every
+   * thread gets images: with the threads sharing each block (the input
+   * transform split over them, each output-channel slab's products reading
+   * all of it), every block crossed between the cores, and where this VM's
+   * two vCPUs sit far apart (a cache line's round trip 411-437 ns against
+   * 89) layer 1's convolution took 2.5-3.3 ms instead of 1.1. */
+  const int64_t ngroups = (mp->N + VL - 1) / VL;
+  p.by_tiles = kind != 2 && p.threads > 1 && ngroups >= p.threads &&
+               (size_t)(a2 * cin * cout) * elem <= BY_TILES_WEIGHT_BYTES;
+  if (p.by_tiles) {
+    p.slab = cout ? cout : 1;
+    p.nslabs = 1;
+  } else {
+    /* Slabs: a multiple of 8 channels whose transformed weights fit the
+     * budget, and at least one slab per thread. */
+    int64_t per_thread = (cout + p.threads - 1) / p.threads;
+    int64_t slab = (int64_t)(SLAB_BYTES / elem) / (a2 * cin);
+    slab = slab / 8 * 8;
+    /* below ~32 rows OpenBLAS's kernels lose more than L2 misses cost */
+    if (slab < 32) slab = 32;
+    if (slab > per_thread) slab = per_thread;
+    if (slab < 1) slab = 1;
+    /* then as many slabs as that needs, rounded to a multiple of the threads
+     * and evened out, so no thread waits on a leftover slab */
+    int64_t nslabs = (cout + slab - 1) / slab;
+    nslabs = (nslabs + p.threads - 1) / p.threads * p.threads;
+    if (nslabs > cout) nslabs = cout;
+    p.slab = (cout + nslabs - 1) / nslabs;
+    p.nslabs = (cout + p.slab - 1) / p.slab;
+  }
+  /* Tiles per block: every tile (of the thread's, by tiles) when the
+   * transformed block fits. */
   int64_t per_tile = a2 * (kind == 2 ? g->C + g->Co : cin);
   int64_t tb = (int64_t)(eq_conv_wino_block_bytes / elem) / per_tile / VL * VL;
   if (tb < EQ_WINO_MIN_BLOCK) tb = EQ_WINO_MIN_BLOCK;
-  p.tb = tb >= mp->ntiles ? mp->ntiles : tb; /* both multiples of VL: no padding */
+  int64_t tiles = p.by_tiles ? (ngroups + p.threads - 1) / p.threads * VL * mp->th * mp->tw : mp->ntiles;
+  p.tb = tb >= tiles ? tiles : tb; /* both multiples of VL: no padding */
+  if (p.by_tiles) { /* a thread's blocks evened out: a short last block cost 8 % on layer 1 */
+    int64_t nblocks = (tiles + p.tb - 1) / p.tb;
+    p.tb = (tiles / VL + nblocks - 1) / nblocks * VL;
+  }
   const int64_t n_lanes = (g->N + VL - 1) / VL * VL;
   p.xt_elems = n_lanes * cin * mp->H * mp->W;
   int64_t total;
@@ -126,9 +153,10 @@ static wino_plan wino_plan_for(const eq_conv_geom *g, int kind, size_t elem) {
     p.m_elems = a2 * (p.slab * p.tb + WINO_XI_PAD);
     /* Several blocks: transform the weights once, up front, rather than
      * once per block (slab s at s * a2 * slab * cin). */
-    p.shared_u = p.tb < mp->ntiles;
+    p.shared_u = p.by_tiles || p.tb < mp->ntiles;
     p.u_elems = a2 * (p.slab * cin + WINO_XI_PAD) * (p.shared_u ? p.nslabs : 1);
-    total = p.xt_elems + p.v_elems + (p.shared_u ? p.u_elems : p.threads * p.u_elems) + p.threads * p.m_elems;
+    total = p.xt_elems + (p.by_tiles ? p.threads : 1) * p.v_elems + (p.shared_u ? p.u_elems : p.threads * p.u_elems) +
+            p.threads * p.m_elems;
   }
   p.bytes = (size_t)total * elem + 64;
   return p;
