@@ -182,7 +182,7 @@ eq_status eq_nn_linear_rows_forward(eq_dtype dt, int64_t m, int64_t in, int64_t 
      * padded off a multiple of 4 KB (a 64-column panel would otherwise map
      * to a quarter of L1's sets); the bias and the residual seed the
      * tiles' accumulators. */
-    int64_t ldt = (out + 15) / 16 * 16 + 16;
+    int64_t ldt = eq_nn_tile_ld(out);
     float *wt = eq_nn_workspace((size_t)(in * ldt) * sizeof(float));
     if (!wt) return eq_error_code();
     eq_nn_transpose_f32(out, in, w, in, wt, ldt);

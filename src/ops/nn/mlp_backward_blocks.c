@@ -66,8 +66,8 @@ bool eq_nn_mlp_backward_blocks_apply(int64_t m, int64_t in, int64_t hidden, int6
 eq_status eq_nn_mlp_backward_blocks_f32(const eq_nn_mlp_f32 *p) {
   int64_t m = p->m, in = p->in, hidden = p->hidden, out = p->out;
   int threads = omp_get_max_threads();
-  /* W2's rows padded off a multiple of 4 KB, as the forward pads W^T */
-  int64_t ldw2 = (hidden + 15) / 16 * 16 + 16;
+  /* W2's rows padded, as the forward pads W^T */
+  int64_t ldw2 = eq_nn_tile_ld(hidden);
   /* One allocation, on this thread. Per thread: the block's gradient at
    * fc1's output, a transposed block, its dW2^T and bias sums; after thread
    * 0, which accumulates into the output, its share of dW1. Then W2 padded

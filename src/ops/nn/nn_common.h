@@ -106,5 +106,9 @@ bool eq_nn_tile_gemm_f32(bool ta, int64_t m, int64_t n, int64_t k, float alpha, 
 bool eq_nn_tile_gemm_available(void);
 /* dst (cols x rows, leading dimension ldd) = src^T (rows x cols, lds). */
 void eq_nn_transpose_f32(int64_t rows, int64_t cols, const float *src, int64_t lds, float *dst, int64_t ldd);
+/* A float32 row stride for n columns that the register tiles read as B:
+ * rounded up to whole vectors and one more, off a multiple of 4 KB (a
+ * 3 KB stride maps a 64-column panel onto a quarter of L1's sets). */
+static inline int64_t eq_nn_tile_ld(int64_t n) { return (n + 15) / 16 * 16 + 16; }
 
 #endif
