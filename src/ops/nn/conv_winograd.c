@@ -11,7 +11,9 @@
  * GEMM per transform position, transform back. The threads share each
  * block (its transform split over them, a slab each), or, where all the
  * transformed weights fit L2, each thread runs its own images' tiles
- * through every step, so that no block crosses between the cores. Backward-data is the forward
+ * through every step, so that no block crosses between the cores (for the
+ * weight gradient each thread then sums its own tiles, and the sums are
+ * added in thread order). Backward-data is the forward
  * pass on dy with the flipped, transposed kernel and padding 2 - p;
  * backward-weight is the adjoint of the forward transforms:
  * dw = G^T (sum over tiles of (A dy A^T) .* (B^T x B)) G, one GEMM per
@@ -53,7 +55,7 @@ typedef struct wino_map {
 typedef struct wino_plan {
   wino_map map;
   int threads;
-  bool by_tiles; /* forward and backward-data: each thread its own images' tiles (see wino_plan_for) */
+  bool by_tiles; /* each thread its own images' tiles (see wino_plan_for) */
   int64_t slab, nslabs, tb;                 /* output channels per slab, tiles per block */
   bool shared_u;                            /* weights transformed once for all blocks */
   int64_t xt_elems, dyt_elems;              /* the maps rearranged for the lanes */
@@ -102,8 +104,7 @@ static wino_plan wino_plan_for(const eq_conv_geom *g, int kind, size_t elem) {
    * two vCPUs sit far apart (a cache line's round trip 411-437 ns against
    * 89) layer 1's convolution took 2.5-3.3 ms instead of 1.1. */
   const int64_t ngroups = (mp->N + VL - 1) / VL;
-  p.by_tiles = kind != 2 && p.threads > 1 && ngroups >= p.threads &&
-               (size_t)(a2 * cin * cout) * elem <= BY_TILES_WEIGHT_BYTES;
+  p.by_tiles = p.threads > 1 && ngroups >= p.threads && (size_t)(a2 * cin * cout) * elem <= BY_TILES_WEIGHT_BYTES;
   if (p.by_tiles) {
     p.slab = cout ? cout : 1;
     p.nslabs = 1;
@@ -145,9 +146,10 @@ static wino_plan wino_plan_for(const eq_conv_geom *g, int kind, size_t elem) {
     p.m_elems = a2 * (g->Co * p.tb + WINO_XI_PAD); /* the transformed output gradient */
     p.u_elems = a2 * (p.slab * g->C + WINO_XI_PAD);
     /* weight-gradient accumulators: per thread slab by slab with one block,
-     * all of them across blocks */
-    int64_t acc = p.tb >= mp->ntiles ? p.threads * p.u_elems : a2 * (g->Co * g->C + WINO_XI_PAD);
-    total = p.xt_elems + p.dyt_elems + p.v_elems + p.m_elems + acc;
+     * all of them across blocks, all of them per thread by tiles */
+    int64_t all = a2 * (g->Co * g->C + WINO_XI_PAD);
+    int64_t acc = p.by_tiles ? p.threads * all : p.tb >= mp->ntiles ? p.threads * p.u_elems : all;
+    total = p.xt_elems + p.dyt_elems + (p.by_tiles ? p.threads : 1) * (p.v_elems + p.m_elems) + acc;
   } else {
     p.v_elems = a2 * (cin * p.tb + WINO_XI_PAD);
     p.m_elems = a2 * (p.slab * p.tb + WINO_XI_PAD);
