@@ -40,7 +40,8 @@ int eq_conv_algo = EQ_CONV_AUTO;
 /* The transformed weights' budget for splitting the passes by tiles
  * (wino_plan_for): ResNet-18's layer 1 (36 x 64 x 64 floats, 590 KB). */
 #define BY_TILES_WEIGHT_BYTES (1024 * 1024)
-/* Budget for a block's transformed tiles (shared by the threads): small
+/* Budget for a block's transformed tiles (shared by the threads, or each
+ * thread's own when by tiles): small
  * enough that a block stays in cache from its transform to its GEMMs, but at
  * least EQ_WINO_MIN_BLOCK tiles so the GEMMs stay wide. */
 size_t eq_conv_wino_block_bytes = EQ_CONV_WINO_BLOCK_BYTES;
@@ -101,8 +102,8 @@ static wino_plan wino_plan_for(const eq_conv_geom *g, int kind, size_t elem) {
    * thread gets images: with the threads sharing each block (the input
    * transform split over them, each output-channel slab's products reading
    * all of it), every block crossed between the cores, and where this VM's
-   * two vCPUs sit far apart (a cache line's round trip 411-437 ns against
-   * 89) layer 1's convolution took 2.5-3.3 ms instead of 1.1. */
+   * two vCPUs sit far apart (a cache line's round trip 387-442 ns against
+   * 78-139) layer 1's forward took 2.37-2.46 ms instead of 1.07-1.09. */
   const int64_t ngroups = (mp->N + VL - 1) / VL;
   p.by_tiles = p.threads > 1 && ngroups >= p.threads && (size_t)(a2 * cin * cout) * elem <= BY_TILES_WEIGHT_BYTES;
   if (p.by_tiles) {
