@@ -48,4 +48,16 @@ void eq_conv_wino_forward_f64(const eq_conv_geom *g, const double *x, const doub
 void eq_conv_wino_backward_data_f64(const eq_conv_geom *g, const double *dy, const double *w, double *dx);
 void eq_conv_wino_backward_weight_f64(const eq_conv_geom *g, const double *x, const double *dy, double *dw);
 
+/* Convolutions into output maps of at most 2 x 2 pixels (any kernel but
+ * 1x1, any stride, padding and dilation; ungrouped) as float32
+ * register-tile products over the taps that land inside the input, each
+ * tap of the weights read in place (conv_tiny_maps.c). The float32 kernels
+ * above take them where eq_conv_tiny_maps_applies (with eq_conv_algo AUTO
+ * and AVX-512), before Winograd and im2col. Same contracts as the kernels
+ * above. */
+bool eq_conv_tiny_maps_applies(const eq_conv_geom *g);
+size_t eq_conv_tiny_maps_workspace_bytes(const eq_conv_geom *g, int kind);
+void eq_conv_tiny_forward_f32(const eq_conv_geom *g, const float *x, const float *w, float *y, int accumulate);
+void eq_conv_tiny_backward_data_f32(const eq_conv_geom *g, const float *dy, const float *w, float *dx);
+void eq_conv_tiny_backward_weight_f32(const eq_conv_geom *g, const float *x, const float *dy, float *dw);
 #endif

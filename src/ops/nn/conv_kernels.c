@@ -50,10 +50,13 @@ static tile_plan plan_tiles(const eq_conv_geom *g, int kind, size_t elem) {
 }
 
 size_t eq_conv_workspace_bytes(const eq_conv_geom *g, int kind, size_t elem) {
+  if (elem == sizeof(float) && eq_conv_tiny_maps_applies(g)) return eq_conv_tiny_maps_workspace_bytes(g, kind);
   if (eq_conv_winograd_applies(g)) return eq_conv_wino_workspace_bytes(g, kind, elem);
   return plan_tiles(g, kind, elem).bytes;
 }
 
+/* the tiny-map kernels are float32 only */
+#define TINY_MAPS 1
 #define T float
 #define SFX _f32
 #define GEMM eq_nn_gemm_f32
@@ -61,6 +64,8 @@ size_t eq_conv_workspace_bytes(const eq_conv_geom *g, int kind, size_t elem) {
 #undef T
 #undef SFX
 #undef GEMM
+#undef TINY_MAPS
+#define TINY_MAPS 0
 
 #define T double
 #define SFX _f64
@@ -69,3 +74,4 @@ size_t eq_conv_workspace_bytes(const eq_conv_geom *g, int kind, size_t elem) {
 #undef T
 #undef SFX
 #undef GEMM
+#undef TINY_MAPS

@@ -104,6 +104,11 @@ bool eq_nn_tile_gemm_f32(bool ta, int64_t m, int64_t n, int64_t k, float alpha, 
                          const float *b, int64_t ldb, float beta, float *c, int64_t ldc, const float *bias,
                          const float *addend, const float *scale);
 bool eq_nn_tile_gemm_available(void);
+/* C = alpha A B + beta C as eq_nn_tile_gemm_f32, A(i, kk) at a[i * ars +
+ * kk * acs] for any strides: an operand read in place from a larger array
+ * (one tap of a 3x3 kernel, conv_tiny_maps.c). */
+bool eq_nn_tile_gemm_strided_f32(int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t ars,
+                                 int64_t acs, const float *b, int64_t ldb, float beta, float *c, int64_t ldc);
 /* dst (cols x rows, leading dimension ldd) = src^T (rows x cols, lds). */
 void eq_nn_transpose_f32(int64_t rows, int64_t cols, const float *src, int64_t lds, float *dst, int64_t ldd);
 /* A float32 row stride for n columns that the register tiles read as B:

@@ -241,6 +241,19 @@ bool eq_nn_tile_gemm_f32(bool ta, int64_t m, int64_t n, int64_t k, float alpha, 
 #endif
 }
 
+bool eq_nn_tile_gemm_strided_f32(int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t ars,
+                                 int64_t acs, const float *b, int64_t ldb, float beta, float *c, int64_t ldc) {
+#ifdef __AVX512F__
+  if (m <= 0 || n <= 0 || k <= 0) return false;
+  gemm_nn(m, n, k, alpha, a, ars, acs, b, ldb, beta, NULL, NULL, NULL, c, ldc);
+  return true;
+#else
+  (void)m, (void)n, (void)k, (void)alpha, (void)a, (void)ars, (void)acs, (void)b, (void)ldb, (void)beta, (void)c;
+  (void)ldc;
+  return false;
+#endif
+}
+
 void eq_nn_small_gemm_f32(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda,
                           const float *b, int64_t ldb, float beta, float *c, int64_t ldc) {
 #ifdef __AVX512F__

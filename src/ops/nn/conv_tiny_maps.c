@@ -1,0 +1,194 @@
+/* Convolutions whose output map is at most 2 x 2 pixels, in float32
+ * AVX-512 register tiles: ResNet-18's last stage at 64 px (512 channels on
+ * 2 x 2 maps: its 3x3 convolutions and the stride-2 one into it).
+ *
+ * Why not Winograd or im2col there: with one tile per image, F(2x2, 3x3)
+ * writes and reads a 16 x Co x C transformed weight (16.8 MB for 512
+ * channels) for 64 columns of work, and im2col copies 9 columns per pixel
+ * for as few. For 64 images, forward and backward: the 3x3 convolution
+ * 2.29 + 4.69 ms by Winograd, 1.57 + 3.93 here; the stride-2 one 1.97 +
+ * 4.02 ms by im2col, 1.18 + 2.78 here. On so small an output, each output
+ * pixel p meets input pixel q(p, t) through tap t of the kernel, for the
+ * taps that land inside the input, so
+ *   y_p = sum over t of W_t x_q(p,t)   (products of Co x C by C x N)
+ * reads each tap of the weights in place (A's strides step over the other
+ * taps) while the kernel rows of a block of output channels stay in L2,
+ * with no transform and no work on padding. The backward passes are the
+ * same products transposed; the weight gradient gathers each tap's products
+ * into a block of rows and adds it into dW's strided taps.
+ *
+ * Each thread takes a contiguous range of the output (forward, weight
+ * gradient) or input (data gradient) channels through every step: only the
+ * rearranged activations, read-only, are shared between the cores. */
+#include "ops/nn/conv_geom.h"
+#include "ops/nn/nn_common.h"
+
+/* L2 share for a block's kernel rows (forward, data gradient) or tap sums
+ * (weight gradient), next to the rearranged activations' 512 KB. */
+#define TINY_BLOCK_BYTES (256 * 1024)
+
+bool eq_conv_tiny_maps_applies(const eq_conv_geom *g) {
+  /* Not 1x1 kernels: the downsampling into ResNet-18's last stage lost
+   * against im2col (forward 0.29 -> 0.36 ms, backward 0.51 -> 0.74 ms),
+   * its rearranged input being mostly pixels no tap reads. */
+  return eq_conv_algo == EQ_CONV_AUTO && eq_nn_tile_gemm_available() && g->groups == 1 && g->kh * g->kw > 1 &&
+         g->Ho >= 1 && g->Ho <= 2 && g->Wo >= 1 && g->Wo <= 2 && g->N >= 1 && g->C >= 1 && g->Co >= 1 && g->H >= 1 &&
+         g->W >= 1;
+}
+
+/* The input pixel (row-major) that output pixel p sees through tap t, or
+ * -1 where the tap falls on padding. */
+static int64_t input_pixel(const eq_conv_geom *g, int64_t p, int64_t t) {
+  int64_t iy = p / g->Wo * g->sh - g->ph + t / g->kw * g->dh, ix = p % g->Wo * g->sw - g->pw + t % g->kw * g->dw;
+  return iy >= 0 && iy < g->H && ix >= 0 && ix < g->W ? iy * g->W + ix : -1;
+}
+
+/* Rows per block: kernel rows (C taps of 9 floats) or tap sums that fit
+ * the L2 share, at least one register tile. */
+static int64_t block_rows(int64_t per_row_floats) {
+  int64_t rows = TINY_BLOCK_BYTES / (int64_t)sizeof(float) / per_row_floats;
+  return rows < 6 ? 6 : rows;
+}
+
+size_t eq_conv_tiny_maps_workspace_bytes(const eq_conv_geom *g, int kind) {
+  const int64_t P = g->Ho * g->Wo, Q = g->H * g->W, T = g->kh * g->kw, N = g->N, C = g->C, Co = g->Co;
+  int64_t floats = (Q * C + P * Co) * N;
+  if (kind == 2) floats += (int64_t)omp_get_max_threads() * T * block_rows(T * C) * C;
+  return (size_t)floats * sizeof(float) + 64;
+}
+
+/* dst[q][c][n] = src[n][c][q] (channels [c0, c1)): the maps as rows of
+ * images, B for the products. */
+static void to_rows(const float *src, int64_t N, int64_t C, int64_t P, int64_t c0, int64_t c1, float *dst) {
+  for (int64_t q = 0; q < P; q++)
+    for (int64_t c = c0; c < c1; c++)
+      for (int64_t n = 0; n < N; n++) dst[(q * C + c) * N + n] = src[(n * C + c) * P + q];
+}
+
+/* dst[n][c][q] (+)= rows[q][c][n] for channels [c0, c1). */
+static void from_rows(const float *rows, int64_t N, int64_t C, int64_t P, int64_t c0, int64_t c1, bool add,
+                      float *dst) {
+  for (int64_t n = 0; n < N; n++)
+    for (int64_t c = c0; c < c1; c++)
+      for (int64_t q = 0; q < P; q++) {
+        float v = rows[(q * C + c) * N + n];
+        float *d = dst + (n * C + c) * P + q;
+        *d = add ? *d + v : v;
+      }
+}
+
+/* This thread's share of n channels. */
+static void channel_range(int64_t n, int64_t *c0, int64_t *c1) {
+  int t = omp_get_thread_num(), nt = omp_get_num_threads();
+  *c0 = n * t / nt, *c1 = n * (t + 1) / nt;
+}
+
+void eq_conv_tiny_forward_f32(const eq_conv_geom *g, const float *x, const float *w, float *y, int accumulate) {
+  const int64_t P = g->Ho * g->Wo, Q = g->H * g->W, T = g->kh * g->kw, N = g->N, C = g->C, Co = g->Co;
+  const int64_t rows = block_rows(T * C);
+  float *xr = eq_nn_workspace(eq_conv_tiny_maps_workspace_bytes(g, 0));
+  if (!xr) return; /* reserved by the caller */
+  float *yr = xr + Q * C * N;
+#pragma omp parallel
+  {
+    int64_t c0, c1;
+    channel_range(C, &c0, &c1);
+    to_rows(x, N, C, Q, c0, c1, xr);
+#pragma omp barrier
+    channel_range(Co, &c0, &c1);
+    for (int64_t o0 = c0; o0 < c1; o0 += rows) {
+      int64_t m = c1 - o0 < rows ? c1 - o0 : rows;
+      for (int64_t p = 0; p < P; p++) {
+        float *yp = yr + (p * Co + o0) * N;
+        bool written = false;
+        for (int64_t t = 0; t < T; t++) {
+          int64_t q = input_pixel(g, p, t);
+          if (q < 0) continue;
+          eq_nn_tile_gemm_strided_f32(m, N, C, 1.0f, w + o0 * C * T + t, C * T, T, xr + q * C * N, N,
+                                      written ? 1.0f : 0.0f, yp, N);
+          written = true;
+        }
+        if (!written) memset(yp, 0, (size_t)(m * N) * sizeof(float)); /* every tap on padding */
+      }
+    }
+    from_rows(yr, N, Co, P, c0, c1, accumulate != 0, y);
+  }
+}
+
+void eq_conv_tiny_backward_data_f32(const eq_conv_geom *g, const float *dy, const float *w, float *dx) {
+  const int64_t P = g->Ho * g->Wo, Q = g->H * g->W, T = g->kh * g->kw, N = g->N, C = g->C, Co = g->Co;
+  const int64_t rows = block_rows(T * Co);
+  float *dyr = eq_nn_workspace(eq_conv_tiny_maps_workspace_bytes(g, 1));
+  if (!dyr) return;
+  float *dxr = dyr + P * Co * N;
+#pragma omp parallel
+  {
+    int64_t c0, c1;
+    channel_range(Co, &c0, &c1);
+    to_rows(dy, N, Co, P, c0, c1, dyr);
+#pragma omp barrier
+    channel_range(C, &c0, &c1);
+    /* dx_q = sum over the (p, t) that reach q of W_t^T dy_p: A(ci, co) =
+     * w[co][ci][t] */
+    for (int64_t i0 = c0; i0 < c1; i0 += rows) {
+      int64_t m = c1 - i0 < rows ? c1 - i0 : rows;
+      for (int64_t q = 0; q < Q; q++) {
+        float *dxq = dxr + (q * C + i0) * N;
+        bool written = false;
+        for (int64_t p = 0; p < P; p++)
+          for (int64_t t = 0; t < T; t++) {
+            if (input_pixel(g, p, t) != q) continue;
+            eq_nn_tile_gemm_strided_f32(m, N, Co, 1.0f, w + i0 * T + t, T, C * T, dyr + p * Co * N, N,
+                                        written ? 1.0f : 0.0f, dxq, N);
+            written = true;
+          }
+        if (!written) memset(dxq, 0, (size_t)(m * N) * sizeof(float)); /* a pixel no output sees */
+      }
+    }
+    from_rows(dxr, N, C, Q, c0, c1, true, dx);
+  }
+}
+
+void eq_conv_tiny_backward_weight_f32(const eq_conv_geom *g, const float *x, const float *dy, float *dw) {
+  const int64_t P = g->Ho * g->Wo, Q = g->H * g->W, T = g->kh * g->kw, N = g->N, C = g->C, Co = g->Co;
+  const int64_t rows = block_rows(T * C);
+  float *dyr = eq_nn_workspace(eq_conv_tiny_maps_workspace_bytes(g, 2));
+  if (!dyr) return;
+  float *xn = dyr + P * Co * N, *sums = xn + Q * N * C;
+#pragma omp parallel
+  {
+    int64_t c0, c1;
+    channel_range(Co, &c0, &c1);
+    to_rows(dy, N, Co, P, c0, c1, dyr);
+    /* x as xn[q][n][c]: rows along the input channels, B of dW's products */
+    int64_t n0, n1;
+    channel_range(N, &n0, &n1);
+    for (int64_t q = 0; q < Q; q++)
+      for (int64_t n = n0; n < n1; n++)
+        for (int64_t c = 0; c < C; c++) xn[(q * N + n) * C + c] = x[(n * C + c) * Q + q];
+#pragma omp barrier
+    float *d = sums + (size_t)omp_get_thread_num() * (size_t)(T * rows * C);
+    for (int64_t o0 = c0; o0 < c1; o0 += rows) {
+      int64_t m = c1 - o0 < rows ? c1 - o0 : rows;
+      /* d[t] = sum over the output pixels p whose tap t lands on input
+       * pixel q of dy_p^T x_q (this block's rows); taps that only ever
+       * land on padding keep their gradient */
+      for (int64_t t = 0; t < T; t++) {
+        bool written = false;
+        for (int64_t p = 0; p < P; p++) {
+          int64_t q = input_pixel(g, p, t);
+          if (q < 0) continue;
+          eq_nn_tile_gemm_f32(false, m, C, N, 1.0f, dyr + (p * Co + o0) * N, N, xn + q * N * C, C,
+                              written ? 1.0f : 0.0f, d + t * m * C, C, NULL, NULL, NULL);
+          written = true;
+        }
+        if (!written) memset(d + t * m * C, 0, (size_t)(m * C) * sizeof(float));
+      }
+      for (int64_t o = 0; o < m; o++)
+        for (int64_t c = 0; c < C; c++) {
+          float *k = dw + ((o0 + o) * C + c) * T;
+          for (int64_t t = 0; t < T; t++) k[t] += d[(t * m + o) * C + c];
+        }
+    }
+  }
+}
