@@ -50,9 +50,16 @@ eq_status eq_nn_linear_backward_blocks_f32(int64_t m, int64_t in, int64_t out, c
     for (int64_t b0 = r0; b0 < r1; b0 += ROWS) {
       int64_t rows = r1 - b0 < ROWS ? r1 - b0 : ROWS;
       bool fresh = b0 == r0 && (t > 0 || fresh_dw);
+      /* the next block's rows into L2 while this one computes, as the MLP's */
+      int64_t n0 = b0 + rows, next = r1 - n0 < ROWS ? r1 - n0 : ROWS;
+      if (next > 0) {
+        eq_nn_tile_prefetch_l2(x + n0 * in, (size_t)(next * in) * sizeof(float));
+        eq_nn_tile_prefetch_l2(dy + n0 * out, (size_t)(next * out) * sizeof(float));
+      }
       eq_nn_linear_block_backward_f32(rows, in, out, dy + b0 * out, x + b0 * in, w, in, dx + b0 * in,
                                       fresh_dx ? 0.0f : 1.0f, dw_t, fresh ? 0.0f : 1.0f, sums, tr);
     }
+    eq_nn_tile_prefetch_drop();
   }
   eq_nn_add_shares_f32(threads - 1, shares, share, out * in, dw);
   for (int t = 0; db && t < threads; t++) {

@@ -109,6 +109,12 @@ bool eq_nn_tile_gemm_available(void);
  * (one tap of a 3x3 kernel, conv_tiny_maps.c). */
 bool eq_nn_tile_gemm_strided_f32(int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t ars,
                                  int64_t acs, const float *b, int64_t ldb, float beta, float *c, int64_t ldc);
+/* Asks the tiles this thread runs next to pull bytes at p into L2, a few
+ * cache lines after each tile (at most 4 regions queued; the one asked for
+ * last comes first): the next block of rows while this block computes.
+ * eq_nn_tile_prefetch_drop forgets what is left. No-ops without AVX-512. */
+void eq_nn_tile_prefetch_l2(const void *p, size_t bytes);
+void eq_nn_tile_prefetch_drop(void);
 /* dst (cols x rows, leading dimension ldd) = src^T (rows x cols, lds). */
 void eq_nn_transpose_f32(int64_t rows, int64_t cols, const float *src, int64_t lds, float *dst, int64_t ldd);
 /* A float32 row stride for n columns that the register tiles read as B:

@@ -107,6 +107,28 @@ static inline __attribute__((always_inline)) void tile(int nv, bool has_addend, 
   }
 }
 
+/* This thread's regions to pull into L2 while the tiles run
+ * (eq_nn_tile_prefetch_l2): a few lines after each tile. */
+enum { PREFETCH_REGIONS = 4, PREFETCH_LINES_PER_TILE = 16 };
+static _Thread_local struct {
+  const char *next[PREFETCH_REGIONS];
+  size_t left[PREFETCH_REGIONS];
+  int count;
+} prefetch_queue;
+
+static void prefetch_some(void) {
+  int lines = PREFETCH_LINES_PER_TILE;
+  while (prefetch_queue.count && lines) {
+    int r = prefetch_queue.count - 1;
+    for (; lines && prefetch_queue.left[r]; lines--) {
+      _mm_prefetch(prefetch_queue.next[r], _MM_HINT_T1);
+      size_t step = prefetch_queue.left[r] < 64 ? prefetch_queue.left[r] : 64;
+      prefetch_queue.next[r] += step, prefetch_queue.left[r] -= step;
+    }
+    if (!prefetch_queue.left[r]) prefetch_queue.count--;
+  }
+}
+
 /* One slice of k: row blocks of A, within each the 64-column panels of B,
  * within each the 6-row tiles. */
 static void gemm_slice(int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t ars, int64_t acs,
@@ -154,6 +176,7 @@ static void gemm_slice(int64_t m, int64_t n, int64_t k, float alpha, const float
         }
 #undef TILES
 #undef TILE
+        if (prefetch_queue.count) prefetch_some();
       }
     }
   }
@@ -208,6 +231,23 @@ static void transpose_blocks(int64_t rows16, int64_t cols16, const float *src, i
     for (int64_t j = 0; j < cols16; j += VEC) eq_transpose16_f32(src + i * lds + j, lds, dst + j * ldd + i, ldd);
 }
 #endif
+
+void eq_nn_tile_prefetch_l2(const void *p, size_t bytes) {
+#ifdef __AVX512F__
+  if (!bytes || prefetch_queue.count == PREFETCH_REGIONS) return;
+  /* a stack: the region asked for last is fetched first */
+  prefetch_queue.next[prefetch_queue.count] = p;
+  prefetch_queue.left[prefetch_queue.count++] = bytes;
+#else
+  (void)p, (void)bytes;
+#endif
+}
+
+void eq_nn_tile_prefetch_drop(void) {
+#ifdef __AVX512F__
+  prefetch_queue.count = 0;
+#endif
+}
 
 bool eq_nn_tile_gemm_available(void) {
 #ifdef __AVX512F__
