@@ -15,41 +15,9 @@
 #include "equivar/autograd.h"
 #include "equivar/core.h"
 #include "equivar/ops.h"
+#include "conv_test_arrays.h"
 #include "ops/nn/conv_geom.h"
 #include "ops/nn/nn_common.h"
-
-/* Multiples of 2^-15 in [-1, 1): exact in float, so the float32 kernels see
- * the same operands as the float64 reference. */
-static void fill(double *p, size_t n, uint32_t seed) {
-  for (size_t i = 0; i < n; i++) {
-    seed = seed * 1664525u + 1013904223u;
-    p[i] = (double)((seed >> 8) & 0xffff) / 32768.0 - 1.0;
-  }
-}
-
-static double max_abs(const double *p, size_t n) {
-  double m = 0;
-  for (size_t i = 0; i < n; i++) m = fabs(p[i]) > m ? fabs(p[i]) : m;
-  return m;
-}
-
-/* max |got - ref| / max |ref|; NaN in got (a NaN start not overwritten)
- * makes it NaN, which fails every bound. */
-static double rel_err_f32(const float *got, const double *ref, size_t n) {
-  double e = 0;
-  for (size_t i = 0; i < n; i++) {
-    double d = fabs((double)got[i] - ref[i]);
-    if (!(d <= e)) e = d;
-  }
-  double s = max_abs(ref, n);
-  return s > 0 ? e / s : e;
-}
-
-static float *to_f32(const double *p, size_t n) {
-  float *q = eq_malloc(n * sizeof *q);
-  for (size_t i = 0; i < n; i++) q[i] = (float)p[i];
-  return q;
-}
 
 /* Square kernel k, stride s, padding pad, dilation dil. */
 typedef struct geo {
@@ -169,16 +137,6 @@ static void run_conv2d(int algo, double *y_out, double *dx_out, double *dw_out) 
   eq_tensor_free(y);
   eq_tensor_free(x), eq_tensor_free(w), eq_tensor_free(g);
   eq_conv_algo = EQ_CONV_AUTO;
-}
-
-static double rel_err_f64(const double *got, const double *ref, size_t n) {
-  double e = 0;
-  for (size_t i = 0; i < n; i++) {
-    double d = fabs(got[i] - ref[i]);
-    if (!(d <= e)) e = d;
-  }
-  double s = max_abs(ref, n);
-  return s > 0 ? e / s : e;
 }
 
 static void check_conv2d(void) {

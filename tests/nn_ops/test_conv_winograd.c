@@ -11,40 +11,8 @@
 #include "equivar/autograd.h"
 #include "equivar/core.h"
 #include "equivar/ops.h"
+#include "conv_test_arrays.h"
 #include "ops/nn/conv_geom.h"
-
-static void fill(double *p, size_t n, uint32_t seed) {
-  for (size_t i = 0; i < n; i++) {
-    seed = seed * 1664525u + 1013904223u;
-    p[i] = (double)((seed >> 8) & 0xffff) / 32768.0 - 1.0;
-  }
-}
-
-static double max_abs(const double *p, size_t n) {
-  double m = 0;
-  for (size_t i = 0; i < n; i++) m = fabs(p[i]) > m ? fabs(p[i]) : m;
-  return m;
-}
-
-/* max |got - ref| / max |ref| */
-static double rel_err_f64(const double *got, const double *ref, size_t n) {
-  double e = 0;
-  for (size_t i = 0; i < n; i++) e = fabs(got[i] - ref[i]) > e ? fabs(got[i] - ref[i]) : e;
-  double s = max_abs(ref, n);
-  return s > 0 ? e / s : e;
-}
-static double rel_err_f32(const float *got, const double *ref, size_t n) {
-  double e = 0;
-  for (size_t i = 0; i < n; i++) e = fabs(got[i] - ref[i]) > e ? fabs(got[i] - ref[i]) : e;
-  double s = max_abs(ref, n);
-  return s > 0 ? e / s : e;
-}
-
-static float *to_f32(const double *p, size_t n) {
-  float *q = eq_malloc(n * sizeof *q);
-  for (size_t i = 0; i < n; i++) q[i] = (float)p[i];
-  return q;
-}
 
 typedef struct geo {
   int N, C, H, W, Co, ph, pw;

@@ -24,7 +24,8 @@
 #include "ops/nn/nn_common.h"
 
 /* L2 share for a block's kernel rows (forward, data gradient) or tap sums
- * (weight gradient), next to the rearranged activations' 512 KB. */
+ * (weight gradient), next to the rearranged activations (512 KB in
+ * ResNet-18's last stage at 64 px). */
 #define TINY_BLOCK_BYTES (256 * 1024)
 
 bool eq_conv_tiny_maps_applies(const eq_conv_geom *g) {
@@ -43,8 +44,8 @@ static int64_t input_pixel(const eq_conv_geom *g, int64_t p, int64_t t) {
   return iy >= 0 && iy < g->H && ix >= 0 && ix < g->W ? iy * g->W + ix : -1;
 }
 
-/* Rows per block: kernel rows (C taps of 9 floats) or tap sums that fit
- * the L2 share, at least one register tile. */
+/* Rows per block: kernel rows (in-channels x taps floats each) or tap sums
+ * that fit the L2 share, at least one register tile. */
 static int64_t block_rows(int64_t per_row_floats) {
   int64_t rows = TINY_BLOCK_BYTES / (int64_t)sizeof(float) / per_row_floats;
   return rows < 6 ? 6 : rows;
@@ -83,70 +84,60 @@ static void channel_range(int64_t n, int64_t *c0, int64_t *c1) {
   *c0 = n * t / nt, *c1 = n * (t + 1) / nt;
 }
 
-void eq_conv_tiny_forward_f32(const eq_conv_geom *g, const float *x, const float *w, float *y, int accumulate) {
-  const int64_t P = g->Ho * g->Wo, Q = g->H * g->W, T = g->kh * g->kw, N = g->N, C = g->C, Co = g->Co;
-  const int64_t rows = block_rows(T * C);
-  float *xr = eq_nn_workspace(eq_conv_tiny_maps_workspace_bytes(g, 0));
-  if (!xr) return; /* reserved by the caller */
-  float *yr = xr + Q * C * N;
+/* c (m x n, leading dimension n) = A B where nothing was written yet
+ * (*written false), else c += A B; A m x k at a (any strides), B k x n
+ * (leading dimension n): one tap's share of a pixel's (or a tap's) sum. */
+static void add_tap_product(int64_t m, int64_t n, int64_t k, const float *a, int64_t ars, int64_t acs, const float *b,
+                            float *c, bool *written) {
+  eq_nn_tile_gemm_strided_f32(m, n, k, 1.0f, a, ars, acs, b, n, *written ? 1.0f : 0.0f, c, n);
+  *written = true;
+}
+
+/* The forward (y = sum over taps of W_t x) or, `transposed`, the data
+ * gradient (dx = sum over taps of W_t^T dy, added into dx): `in` has
+ * in_ch channels on in_px pixels, `out` out_ch channels on out_px pixels;
+ * out pixel u and in pixel v meet through tap t where the forward's output
+ * pixel sees its input pixel through t. */
+static void tap_sums(const eq_conv_geom *g, bool transposed, const float *in, const float *w, float *out, bool add) {
+  const int64_t P = g->Ho * g->Wo, Q = g->H * g->W, T = g->kh * g->kw, N = g->N;
+  const int64_t in_ch = transposed ? g->Co : g->C, out_ch = transposed ? g->C : g->Co;
+  const int64_t in_px = transposed ? P : Q, out_px = transposed ? Q : P;
+  /* A(out channel, in channel) = w[co][ci][t]: strides over the kernel's
+   * rows (forward) or down its columns (transposed) */
+  const int64_t a_row = transposed ? T : g->C * T, a_col = transposed ? g->C * T : T, rows = block_rows(T * in_ch);
+  float *in_rows = eq_nn_workspace(eq_conv_tiny_maps_workspace_bytes(g, transposed ? 1 : 0));
+  if (!in_rows) return; /* reserved by the caller */
+  float *out_rows = in_rows + in_px * in_ch * N;
 #pragma omp parallel
   {
     int64_t c0, c1;
-    channel_range(C, &c0, &c1);
-    to_rows(x, N, C, Q, c0, c1, xr);
+    channel_range(in_ch, &c0, &c1);
+    to_rows(in, N, in_ch, in_px, c0, c1, in_rows);
 #pragma omp barrier
-    channel_range(Co, &c0, &c1);
+    channel_range(out_ch, &c0, &c1);
     for (int64_t o0 = c0; o0 < c1; o0 += rows) {
       int64_t m = c1 - o0 < rows ? c1 - o0 : rows;
-      for (int64_t p = 0; p < P; p++) {
-        float *yp = yr + (p * Co + o0) * N;
+      for (int64_t u = 0; u < out_px; u++) {
+        float *c = out_rows + (u * out_ch + o0) * N;
         bool written = false;
-        for (int64_t t = 0; t < T; t++) {
-          int64_t q = input_pixel(g, p, t);
-          if (q < 0) continue;
-          eq_nn_tile_gemm_strided_f32(m, N, C, 1.0f, w + o0 * C * T + t, C * T, T, xr + q * C * N, N,
-                                      written ? 1.0f : 0.0f, yp, N);
-          written = true;
-        }
-        if (!written) memset(yp, 0, (size_t)(m * N) * sizeof(float)); /* every tap on padding */
+        for (int64_t v = 0; v < in_px; v++)
+          for (int64_t t = 0; t < T; t++)
+            if (transposed ? input_pixel(g, v, t) == u : input_pixel(g, u, t) == v)
+              add_tap_product(m, N, in_ch, w + o0 * a_row + t, a_row, a_col, in_rows + v * in_ch * N, c, &written);
+        /* every tap on padding, or an input pixel no output sees */
+        if (!written) memset(c, 0, (size_t)(m * N) * sizeof(float));
       }
     }
-    from_rows(yr, N, Co, P, c0, c1, accumulate != 0, y);
+    from_rows(out_rows, N, out_ch, out_px, c0, c1, add, out);
   }
 }
 
+void eq_conv_tiny_forward_f32(const eq_conv_geom *g, const float *x, const float *w, float *y, int accumulate) {
+  tap_sums(g, false, x, w, y, accumulate != 0);
+}
+
 void eq_conv_tiny_backward_data_f32(const eq_conv_geom *g, const float *dy, const float *w, float *dx) {
-  const int64_t P = g->Ho * g->Wo, Q = g->H * g->W, T = g->kh * g->kw, N = g->N, C = g->C, Co = g->Co;
-  const int64_t rows = block_rows(T * Co);
-  float *dyr = eq_nn_workspace(eq_conv_tiny_maps_workspace_bytes(g, 1));
-  if (!dyr) return;
-  float *dxr = dyr + P * Co * N;
-#pragma omp parallel
-  {
-    int64_t c0, c1;
-    channel_range(Co, &c0, &c1);
-    to_rows(dy, N, Co, P, c0, c1, dyr);
-#pragma omp barrier
-    channel_range(C, &c0, &c1);
-    /* dx_q = sum over the (p, t) that reach q of W_t^T dy_p: A(ci, co) =
-     * w[co][ci][t] */
-    for (int64_t i0 = c0; i0 < c1; i0 += rows) {
-      int64_t m = c1 - i0 < rows ? c1 - i0 : rows;
-      for (int64_t q = 0; q < Q; q++) {
-        float *dxq = dxr + (q * C + i0) * N;
-        bool written = false;
-        for (int64_t p = 0; p < P; p++)
-          for (int64_t t = 0; t < T; t++) {
-            if (input_pixel(g, p, t) != q) continue;
-            eq_nn_tile_gemm_strided_f32(m, N, Co, 1.0f, w + i0 * T + t, T, C * T, dyr + p * Co * N, N,
-                                        written ? 1.0f : 0.0f, dxq, N);
-            written = true;
-          }
-        if (!written) memset(dxq, 0, (size_t)(m * N) * sizeof(float)); /* a pixel no output sees */
-      }
-    }
-    from_rows(dxr, N, C, Q, c0, c1, true, dx);
-  }
+  tap_sums(g, true, dy, w, dx, true);
 }
 
 void eq_conv_tiny_backward_weight_f32(const eq_conv_geom *g, const float *x, const float *dy, float *dw) {
@@ -177,10 +168,7 @@ void eq_conv_tiny_backward_weight_f32(const eq_conv_geom *g, const float *x, con
         bool written = false;
         for (int64_t p = 0; p < P; p++) {
           int64_t q = input_pixel(g, p, t);
-          if (q < 0) continue;
-          eq_nn_tile_gemm_f32(false, m, C, N, 1.0f, dyr + (p * Co + o0) * N, N, xn + q * N * C, C,
-                              written ? 1.0f : 0.0f, d + t * m * C, C, NULL, NULL, NULL);
-          written = true;
+          if (q >= 0) add_tap_product(m, C, N, dyr + (p * Co + o0) * N, N, 1, xn + q * N * C, d + t * m * C, &written);
         }
         if (!written) memset(d + t * m * C, 0, (size_t)(m * C) * sizeof(float));
       }
