@@ -106,7 +106,7 @@ bool eq_nn_tile_gemm_f32(bool ta, int64_t m, int64_t n, int64_t k, float alpha, 
 bool eq_nn_tile_gemm_available(void);
 /* C = alpha A B + beta C as eq_nn_tile_gemm_f32, A(i, kk) at a[i * ars +
  * kk * acs] for any strides: an operand read in place from a larger array
- * (one tap of a 3x3 kernel, conv_tiny_maps.c). */
+ * (one tap of a convolution's kernel, conv_tiny_maps.c). */
 bool eq_nn_tile_gemm_strided_f32(int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t ars,
                                  int64_t acs, const float *b, int64_t ldb, float beta, float *c, int64_t ldc);
 /* Asks the tiles this thread runs next to pull bytes at p into L2, a few

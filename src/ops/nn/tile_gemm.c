@@ -10,7 +10,9 @@
  * reading A in place skips OpenBLAS's packing of the activations and the
  * bias (and eq_linear_add's residual) seed the accumulators instead of a
  * pass over C: ViT-Tiny's linear forwards went from 210-217 to 237-260
- * GFLOP/s on one core (nn_ops_bench).
+ * GFLOP/s on one core (nn_ops_bench). Also, with A at any strides, the
+ * convolutions into tiny maps, one kernel tap read in place
+ * (conv_tiny_maps.c).
  * Without AVX-512 everything goes to cblas_sgemm. */
 #include "ops/nn/nn_common.h"
 
@@ -108,7 +110,8 @@ static inline __attribute__((always_inline)) void tile(int nv, bool has_addend, 
 }
 
 /* This thread's regions to pull into L2 while the tiles run
- * (eq_nn_tile_prefetch_l2): a few lines after each tile. */
+ * (eq_nn_tile_prefetch_l2): 16 lines after each tile, so the next block's
+ * rows arrive spread over this block's products instead of in one burst. */
 enum { PREFETCH_REGIONS = 4, PREFETCH_LINES_PER_TILE = 16 };
 static _Thread_local struct {
   const char *next[PREFETCH_REGIONS];
