@@ -13,8 +13,8 @@
  * register tiles where the tiles are built and the call is single-threaded
  * anyway. dW = dY^T X stays with OpenBLAS here: read in place by the tiles,
  * its A operand would be dY's columns, a cache line per 6 floats (the
- * ViT-Tiny step measured 1-2 % slower); the blocked backward transposes dY
- * a block at a time instead. */
+ * ViT-Tiny step measured 1-2 % slower, the whole of dY streamed that way);
+ * the blocked backward reads dY's columns only within a block in L2. */
 static void gemm(eq_dtype dt, bool ta, bool tb, int64_t m, int64_t n, int64_t k, const void *a, int64_t lda,
                  const void *b, int64_t ldb, double beta, void *c, int64_t ldc, const void *bias, const void *addend,
                  const void *scale) {

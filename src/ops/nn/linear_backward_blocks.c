@@ -21,13 +21,12 @@ void eq_nn_add_shares_f32(int n_shares, const float *shares, size_t stride, int6
     for (int s = 0; s < n_shares; s++) dst[e] += shares[(size_t)s * stride + (size_t)e];
 }
 
-void eq_nn_linear_block_backward_f32(int64_t rows, int64_t in, int64_t out, const float *dy, const float *x,
-                                     const float *w, int64_t ldw, float *dx, float beta_dx, float *dw, float beta_dw,
-                                     float *bias_sums, float *t) {
-  eq_nn_tile_gemm_f32(false, rows, in, out, 1.0f, dy, out, w, ldw, beta_dx, dx, in, NULL, NULL, NULL);
-  eq_nn_transpose_f32(rows, out, dy, out, t, EQ_NN_GRAD_BLOCK_LDT);
-  eq_nn_tile_gemm_f32(false, out, in, rows, 1.0f, t, EQ_NN_GRAD_BLOCK_LDT, x, in, beta_dw, dw, in, NULL, NULL, NULL);
-  if (bias_sums) eq_nn_add_column_sums_f32(rows, out, dy, out, bias_sums);
+void eq_nn_linear_block_backward_f32(int64_t rows, int64_t in, int64_t out, const float *dy, int64_t ldy,
+                                     const float *x, const float *w, int64_t ldw, float *dx, float beta_dx, float *dw,
+                                     float beta_dw, float *bias_sums) {
+  eq_nn_tile_gemm_f32(false, rows, in, out, 1.0f, dy, ldy, w, ldw, beta_dx, dx, in, NULL, NULL, NULL);
+  eq_nn_tile_gemm_f32(true, out, in, rows, 1.0f, dy, ldy, x, in, beta_dw, dw, in, NULL, NULL, NULL);
+  if (bias_sums) eq_nn_add_column_sums_f32(rows, out, dy, ldy, bias_sums);
 }
 
 eq_status eq_nn_linear_backward_blocks_f32(int64_t m, int64_t in, int64_t out, const float *dy, const float *x,
@@ -35,15 +34,15 @@ eq_status eq_nn_linear_backward_blocks_f32(int64_t m, int64_t in, int64_t out, c
                                            float *db, bool fresh_db) {
   int threads = omp_get_max_threads();
   enum { ROWS = EQ_NN_GRAD_BLOCK_ROWS };
-  /* One allocation, on this thread. Per thread: a transposed block and the
-   * bias sums; after thread 0, which accumulates into dW, its share of dW. */
-  size_t per_thread = (size_t)(out * EQ_NN_GRAD_BLOCK_LDT + out), share = (size_t)(out * in);
+  /* One allocation, on this thread. Per thread: the bias sums; after thread
+   * 0, which accumulates into dW, its share of dW. */
+  size_t per_thread = (size_t)out, share = (size_t)(out * in);
   float *ws = eq_nn_workspace(((size_t)threads * per_thread + (size_t)(threads - 1) * share) * sizeof(float));
   if (!ws) return eq_error_code();
   float *shares = ws + (size_t)threads * per_thread;
 #pragma omp parallel for schedule(static) num_threads(threads)
   for (int t = 0; t < threads; t++) {
-    float *tr = ws + (size_t)t * per_thread, *sums = db ? tr + out * EQ_NN_GRAD_BLOCK_LDT : NULL;
+    float *sums = db ? ws + (size_t)t * per_thread : NULL;
     float *dw_t = t ? shares + (size_t)(t - 1) * share : dw;
     if (sums) memset(sums, 0, (size_t)out * sizeof(float));
     int64_t r0 = m * t / threads, r1 = m * (t + 1) / threads;
@@ -56,14 +55,14 @@ eq_status eq_nn_linear_backward_blocks_f32(int64_t m, int64_t in, int64_t out, c
         eq_nn_tile_prefetch_l2(x + n0 * in, (size_t)(next * in) * sizeof(float));
         eq_nn_tile_prefetch_l2(dy + n0 * out, (size_t)(next * out) * sizeof(float));
       }
-      eq_nn_linear_block_backward_f32(rows, in, out, dy + b0 * out, x + b0 * in, w, in, dx + b0 * in,
-                                      fresh_dx ? 0.0f : 1.0f, dw_t, fresh ? 0.0f : 1.0f, sums, tr);
+      eq_nn_linear_block_backward_f32(rows, in, out, dy + b0 * out, out, x + b0 * in, w, in, dx + b0 * in,
+                                      fresh_dx ? 0.0f : 1.0f, dw_t, fresh ? 0.0f : 1.0f, sums);
     }
     eq_nn_tile_prefetch_drop();
   }
   eq_nn_add_shares_f32(threads - 1, shares, share, out * in, dw);
   for (int t = 0; db && t < threads; t++) {
-    const float *sums = ws + (size_t)t * per_thread + out * EQ_NN_GRAD_BLOCK_LDT;
+    const float *sums = ws + (size_t)t * per_thread;
     for (int64_t j = 0; j < out; j++) db[j] = (t == 0 && fresh_db ? 0 : db[j]) + sums[j];
   }
   return EQ_OK;

@@ -1,7 +1,8 @@
 /* A linear layer's float32 backward in blocks of rows, each thread taking
- * an even share of the rows: per block, dX = dY W, then dW (+)= dY^T X as
- * the block of dY, still in cache, transposed, times the block of X read
- * in place, in AVX-512 register tiles (tile_gemm.c), instead of OpenBLAS
+ * an even share of the rows: per block, dX = dY W, then dW (+)= dY^T X
+ * with the block of dY, still in cache, read down its columns and the block
+ * of X along its rows, both in place, in AVX-512 register tiles
+ * (tile_gemm.c; transposing dY's block first cost 4-5 % more), instead of OpenBLAS
  * packing both operands of dW from memory. Also the pieces the fused MLP's
  * blocked backward (mlp_backward_blocks.c) shares. Internal to the library. */
 #ifndef EQ_OPS_NN_LINEAR_BACKWARD_BLOCKS_H
@@ -10,11 +11,9 @@
 #include "ops/nn/nn_common.h"
 
 enum {
-  /* Rows per block: a block's gradients and their transpose stay in L2
-   * next to the tiles' operands (96 measured best of 48-192 in the MLP). */
+  /* Rows per block: a block's gradients stay in L2 next to the tiles'
+   * operands (96 measured best of 48-192 in the MLP). */
   EQ_NN_GRAD_BLOCK_ROWS = 96,
-  /* The leading dimension of a transposed block (off a multiple of 4 KB). */
-  EQ_NN_GRAD_BLOCK_LDT = EQ_NN_GRAD_BLOCK_ROWS + 16,
 };
 
 /* Whether a backward of m rows runs in blocks: AVX-512 register tiles and,
@@ -24,12 +23,11 @@ bool eq_nn_grad_blocks_apply(int64_t m);
 
 /* One block of `rows` rows on this thread: dX (+)= dY W (beta_dx 0 or 1),
  * dW [out, in] (+)= dY^T X (beta_dw), bias_sums [out] (NULL: skipped) +=
- * dY's column sums. dY [rows, out], X [rows, in], dX contiguous; W [out,
- * in] with leading dimension ldw; t is scratch of out x EQ_NN_GRAD_BLOCK_LDT
- * floats. */
-void eq_nn_linear_block_backward_f32(int64_t rows, int64_t in, int64_t out, const float *dy, const float *x,
-                                     const float *w, int64_t ldw, float *dx, float beta_dx, float *dw, float beta_dw,
-                                     float *bias_sums, float *t);
+ * dY's column sums. dY [rows, out] with leading dimension ldy; X [rows,
+ * in] and dX contiguous; W [out, in] with leading dimension ldw. */
+void eq_nn_linear_block_backward_f32(int64_t rows, int64_t in, int64_t out, const float *dy, int64_t ldy,
+                                     const float *x, const float *w, int64_t ldw, float *dx, float beta_dx, float *dw,
+                                     float beta_dw, float *bias_sums);
 
 /* sums[j] += the column sums of a (rows x cols, leading dimension ld). */
 void eq_nn_add_column_sums_f32(int64_t rows, int64_t cols, const float *a, int64_t ld, float *sums);
