@@ -180,7 +180,13 @@ int64_t eq_params_trainable(const eq_params *P) {
 }
 
 void eq_params_zero_grad(eq_params *P) {
-  if (P->grad) memset(P->grad, 0, (size_t)P->numel * sizeof(float));
+  if (!P->grad) return;
+  /* in chunks over the threads: one thread clearing a model's gradients
+   * (11 MB for ViT-Tiny) left the other idle for 0.4-0.7 ms a step */
+  const int64_t chunk = 16384;
+#pragma omp parallel for schedule(static) if (P->numel >= 4 * chunk)
+  for (int64_t i = 0; i < P->numel; i += chunk)
+    memset(P->grad + i, 0, (size_t)(P->numel - i < chunk ? P->numel - i : chunk) * sizeof(float));
 }
 
 eq_status eq_params_copy(eq_params *dst, const eq_params *src) {

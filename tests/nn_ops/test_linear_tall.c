@@ -105,6 +105,9 @@ int main(void) {
     check_case(EQ_F32, 1601, 33, 70, true, true, t);
     check_case(EQ_F32, 1601, 17, 70, false, true, t);
     check_case(EQ_F64, 1601, 13, 21, true, true, t);
+    /* a weight large enough that its transpose for the tiles is split over
+     * the threads (at least 65536 elements in 16 x 16 blocks), ragged */
+    check_case(EQ_F32, 1601, 300, 260, true, false, t);
   }
   omp_set_num_threads(threads);
   return EQ_TEST_SUMMARY();

@@ -111,6 +111,9 @@ int main(void) {
     check_case(EQ_F32, 1601, 24, 100, 20, false, false, threads);
     /* more output than hidden features, wider than a block of rows */
     check_case(EQ_F32, 1100, 40, 72, 230, true, true, threads);
+    /* dW2's transpose after the blocks split over the threads (hidden x
+     * out at least 65536 elements) */
+    check_case(EQ_F32, 1100, 20, 700, 100, true, false, threads);
     check_case(EQ_F32, 37, 5, 17, 3, true, false, threads);
     check_case(EQ_F64, 1100, 8, 33, 6, true, true, threads);
     check_case(EQ_F64, 9, 3, 4, 2, false, true, threads);

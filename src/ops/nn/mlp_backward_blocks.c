@@ -113,6 +113,7 @@ eq_status eq_nn_mlp_backward_blocks_f32(const eq_nn_mlp_f32 *p) {
   } else {
     float *dw2 = w2 + out * ldw2;
     eq_nn_transpose_f32(hidden, out, dw2t0, out, dw2, hidden);
+#pragma omp parallel for schedule(static) if (out * hidden >= 65536)
     for (int64_t e = 0; e < out * hidden; e++) p->dw2[e] += dw2[e];
   }
   for (int t = 0; t < threads; t++) {
