@@ -28,7 +28,7 @@ typedef struct att_ctx {
   bool mask_bool;
   size_t mask_elem;
   int64_t mstride_q, mstride_k;
-  double *lse; /* [B * Lq], after the struct */
+  double *lse; /* [B * Lq], after the struct; NULL where the backward has probs or there is none */
   void *probs;  /* [B, Lq, Lk] softmax kept for the backward (after lse), or NULL: recomputed */
 } att_ctx;
 
@@ -76,24 +76,27 @@ static inline float fast_expf(float x) {
   return x < -87.3f ? 0.0f : p * scale;
 }
 
-/* Softmax of one row of scores in place; returns its log-sum-exp. A row
- * with every key masked (all -inf) attends to nothing: zeros, -inf. */
-static double softmax_row_f64(double *s, int64_t n) {
+/* Softmax of one row of scores in place; its log-sum-exp into *lse unless
+ * lse is NULL (the backward has the probabilities: a log per row was 0.4 %
+ * of a ViT-Tiny step). A row with every key masked (all -inf) attends to
+ * nothing: zeros, -inf. */
+static void softmax_row_f64(double *s, int64_t n, double *lse) {
   double m = -INFINITY, sum = 0;
   for (int64_t j = 0; j < n; j++) m = s[j] > m ? s[j] : m;
   if (m == -INFINITY) {
     memset(s, 0, (size_t)n * sizeof *s);
-    return -INFINITY;
+    if (lse) *lse = -INFINITY;
+    return;
   }
   for (int64_t j = 0; j < n; j++) sum += (s[j] = exp(s[j] - m));
   for (int64_t j = 0; j < n; j++) s[j] /= sum;
-  return m + log(sum);
+  if (lse) *lse = m + log(sum);
 }
 
 /* The float32 row: 16 lanes at a time where the build has AVX-512 (the
  * vectorised scalar form of a 65-key row cost 3.5 cycles an element, about
  * a third of ViT-Tiny's attention forward), the tail element by element. */
-static double softmax_row_f32(float *s, int64_t n) {
+static void softmax_row_f32(float *s, int64_t n, double *lse) {
   float m = -INFINITY, sum = 0;
   int64_t j = 0;
 #ifdef __AVX512F__
@@ -105,7 +108,8 @@ static double softmax_row_f32(float *s, int64_t n) {
   for (; j < n; j++) m = s[j] > m ? s[j] : m;
   if (m == -INFINITY) {
     memset(s, 0, (size_t)n * sizeof *s);
-    return -INFINITY;
+    if (lse) *lse = -INFINITY;
+    return;
   }
   j = 0;
 #ifdef __AVX512F__
@@ -124,7 +128,7 @@ static double softmax_row_f32(float *s, int64_t n) {
   for (__m512 vi = _mm512_set1_ps(inv); j < n16; j += 16) _mm512_storeu_ps(s + j, _mm512_mul_ps(_mm512_loadu_ps(s + j), vi));
 #endif
   for (; j < n; j++) s[j] *= inv;
-  return (double)m + log((double)sum);
+  if (lse) *lse = (double)m + log((double)sum);
 }
 
 /* The softmax's backward on one row: dp = scale p (dp - sum(p dp)). */
@@ -294,17 +298,16 @@ static eq_tensor *run_forward(const char *op, att_ctx *c, int n_ins, eq_tensor *
   eq_dtype dt = y->dtype;
   eq_node *node = eq_tape_record(op, y, n_ins, ins, bwd);
   if (!node && eq_needs_grad(n_ins, ins)) return NULL;
-  size_t es = eq_dtype_size(dt), lse_bytes = (size_t)(c->B * c->Lq) * sizeof(double);
+  /* The backward gets the probabilities up to eq_nn_att_keep_probs_max
+   * elements, else the log-sum-exp to recompute them from. */
   int64_t probs = c->B * c->Lq * c->Lk;
-  size_t probs_bytes = node && probs <= eq_nn_att_keep_probs_max ? (size_t)probs * es : 0;
+  size_t es = eq_dtype_size(dt), probs_bytes = node && probs <= eq_nn_att_keep_probs_max ? (size_t)probs * es : 0;
+  size_t lse_bytes = node && !probs_bytes ? (size_t)(c->B * c->Lq) * sizeof(double) : 0;
   att_ctx *saved = node ? eq_node_alloc_ctx(node, sizeof *c + lse_bytes + probs_bytes) : NULL;
   if (node && !saved) return NULL;
-  /* Without a node the log-sum-exp goes to the workspace tail. */
-  size_t fwd_ws = bwd_workspace(c, es);
-  char *ws = eq_nn_workspace(fwd_ws + lse_bytes);
-  if (!ws) return NULL;
-  c->lse = saved ? (double *)(saved + 1) : (double *)(ws + fwd_ws);
-  c->probs = probs_bytes ? (char *)c->lse + lse_bytes : NULL;
+  if (!eq_nn_workspace(bwd_workspace(c, es))) return NULL;
+  c->lse = lse_bytes ? (double *)(saved + 1) : NULL;
+  c->probs = probs_bytes ? (char *)(saved + 1) : NULL;
   if (saved) *saved = *c;
   if (c->Lq * c->Dv > 0 && c->B > 0) {
     if (c->Lk == 0)
