@@ -58,7 +58,12 @@ static void backward_rows(const eq_nn_mlp_f32 *p, const float *w2, int64_t ldw2,
     /* dW2^T (+)= H^T dY, H read down its columns: as dW2 = dY^T H the
      * tiles would take 64-column panels of H's rows, and a row stride of
      * 3 KB (ViT-Tiny's 768 hidden features) maps a panel onto a quarter of
-     * L1's sets (95 % of the FMA peak against 99-100 % this way, hot). */
+     * L1's sets (95 % of the FMA peak against 99-100 % this way, hot).
+     * H's block first in one sequential pass: the queue's prefetch of it
+     * left part to this product's broadcasts, which stalled on it (in the
+     * ViT-Tiny step this product 498-528 -> 456-483 M TSC cycles a thread
+     * over 72 calls, the pass 16-20 M). */
+    touch_lines(h, rows * hidden);
     eq_nn_tile_gemm_f32(true, hidden, out, rows, 1.0f, h, hidden, dy, out, first ? 0.0f : 1.0f, g->dw2t, out, NULL,
                         NULL, NULL);
     if (g->db2) eq_nn_add_column_sums_f32(rows, out, dy, out, g->db2);
