@@ -70,6 +70,11 @@ static void timeit(const char *name, fwd_fn f, void *ctx, int n, eq_tensor **in,
 
 static eq_tensor *p_att(eq_tensor **in, void *c) { return eq_attention(in[0], in[1], in[2], NULL, 0); }
 static eq_tensor *p_att_qkv(eq_tensor **in, void *c) { return eq_attention_qkv(in[0], 3, NULL, 0); }
+static eq_tensor *p_qkv_att(eq_tensor **in, void *c) { return eq_qkv_attention(in[0], in[1], in[2], 3, 0); }
+/* the same as separate ops, as the ViT block ran them before eq_qkv_attention */
+static eq_tensor *p_qkv_att_ops(eq_tensor **in, void *c) {
+  return eq_attention_qkv(eq_linear(in[0], in[1], in[2]), 3, NULL, 0);
+}
 static eq_tensor *p_gelu(eq_tensor **in, void *c) { return eq_gelu(in[0], false); }
 static eq_tensor *p_ln(eq_tensor **in, void *c) { return eq_layer_norm(in[0], in[1], in[2], 1e-6); }
 static eq_tensor *p_lin(eq_tensor **in, void *c) { return eq_linear(in[0], in[1], in[2]); }
@@ -109,6 +114,14 @@ int main(int argc, char **argv) {
     in[0] = LEAF(7, 64, 65, 576);
     timeit("attention_qkv [64,65,576] 3 heads", p_att_qkv, NULL, 1, in, 4.0 * 64 * 3 * 65 * 65 * 64, 0, reps);
     eq_tensor_free(in[0]);
+  }
+  /* ViT-Tiny's qkv projection and attention, fused and as two ops */
+  if (wanted("qkv_attention")) {
+    in[0] = LEAF(30, 64, 65, 192), in[1] = LEAF(31, 576, 192), in[2] = LEAF(32, 576);
+    double flop = 2.0 * 4160 * 192 * 576 + 4.0 * 64 * 3 * 65 * 65 * 64;
+    timeit("qkv_attention 4160x192, 3 heads", p_qkv_att, NULL, 3, in, flop, 0, reps);
+    timeit("qkv_attention as separate ops", p_qkv_att_ops, NULL, 3, in, flop, 0, reps);
+    for (int k = 0; k < 3; k++) eq_tensor_free(in[k]);
   }
   if (wanted("gelu [64,65,768]")) { /* the MLP's activation */
     in[0] = LEAF(8, 64, 65, 768);

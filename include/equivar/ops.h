@@ -210,6 +210,15 @@ eq_tensor *eq_attention(eq_tensor *q, eq_tensor *k, eq_tensor *v, eq_tensor *mas
  * broadcasts to [..., heads, L, L]; scale <= 0 means 1/sqrt(hd). */
 eq_tensor *eq_attention_qkv(eq_tensor *qkv, int heads, eq_tensor *mask, double scale);
 
+/* eq_attention_qkv(eq_linear(x, w, b), heads, NULL, scale) in one op, timm's
+ * qkv projection and attention: x [..., L, C], w [3 dim, C] (PyTorch's
+ * layout, dim a multiple of heads), b [3 dim] or NULL; returns [..., L,
+ * dim]. In float32 with AVX-512 on tall inputs each thread takes its
+ * images a few at a time, so that the attention reads the projection from
+ * cache and the backward's d(qkv) never goes to memory. No mask: use the
+ * two ops for one. */
+eq_tensor *eq_qkv_attention(eq_tensor *x, eq_tensor *w, eq_tensor *b, int heads, double scale);
+
 /* Inverted dropout: zeroes with probability p and scales by 1/(1-p) when
  * training; identity otherwise. The mask is a pure function of (seed, stream,
  * element index). */

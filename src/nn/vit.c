@@ -88,12 +88,11 @@ static eq_status vit_build(eq_backbone *m, vit *v) {
 
 static eq_status block_forward(const vit *v, const vit_block *b, eq_tensor *x, eq_tensor **out) {
   const eq_vit_config *c = &v->cfg;
-  eq_tensor *h, *qkv, *a;
+  eq_tensor *h, *a;
   EQ_TRY_T(h, eq_nn_layernorm_forward(&b->norm1, x));
-  EQ_TRY_T(qkv, eq_nn_linear_forward(&b->qkv, h));
-  /* timm's reshape to [N, T, 3, heads, hd], permute, attention, transpose
-   * and reshape back, in one op that reads and writes the rows in place. */
-  EQ_TRY_T(a, eq_attention_qkv(qkv, c->heads, NULL, 0));
+  /* timm's qkv projection, reshape to [N, T, 3, heads, hd], permute,
+   * attention, transpose and reshape back, in one op */
+  EQ_TRY_T(a, eq_qkv_attention(h, b->qkv.weight, b->qkv.bias, c->heads, 0));
   /* the skip connections are added as the projections are stored */
   EQ_TRY_T(x, eq_linear_add(a, b->proj.weight, b->proj.bias, x));
   EQ_TRY_T(h, eq_nn_layernorm_forward(&b->norm2, x));

@@ -123,6 +123,15 @@ static eq_tensor *f_att_fused(eq_tensor *const *in, void *ctx) {
   eq_tensor *a = eq_attention_qkv(x, 2, ctx, 0);
   return in[0]->ndim == 4 ? eq_mul(a, a) : a; /* a non-uniform output gradient either way */
 }
+/* qkv projection and attention in one op: 2 heads; ctx 1: no bias and a
+ * transposed (non-contiguous) input with two leading dims. */
+static eq_tensor *f_qkv_att(eq_tensor *const *in, void *ctx) {
+  if (ctx) {
+    eq_tensor *x = eq_transpose(in[0], 0, 1);
+    return eq_mul(eq_qkv_attention(x, in[1], NULL, 2, 0), x);
+  }
+  return eq_qkv_attention(in[0], in[1], in[2], 2, 0);
+}
 static eq_tensor *f_att_expanded(eq_tensor *const *in, void *ctx) {
   /* k broadcast over the heads (stride 0) and rows of stride 0: copied */
   eq_tensor *k = eq_expand(eq_unsqueeze(in[1], 1), EQ_DIMS(2, 3, 6, 4));
@@ -179,6 +188,13 @@ static void attention_checks(void) {
   check("attention_qkv, bool mask", f_att_fused, bm2, 1, in);
   in[0] = PARAM(121, 2, 3, 5, 12);
   check("attention_qkv, leading [2, 3], strided", f_att_fused, NULL, 1, in);
+  /* eq_qkv_attention: x [2, 5, 4], 2 heads of 3; then x [3, 2, 4, 6]
+   * viewed as [2, 3, 4, 6], heads of 3 (dim 6, the output multiplied by a
+   * slice of x for a non-uniform gradient) */
+  in[0] = PARAM(122, 2, 5, 4), in[1] = PARAM(123, 18, 4), in[2] = PARAM(124, 18);
+  check("qkv_attention", f_qkv_att, NULL, 3, in);
+  in[0] = PARAM(125, 3, 2, 4, 6), in[1] = PARAM(126, 18, 6);
+  check("qkv_attention, no bias, strided leading dims", f_qkv_att, (void *)1, 2, in);
   eq_tensor_free(bm2);
   eq_tensor_free(bm);
   eq_tensor_free(c.mask);

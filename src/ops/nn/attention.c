@@ -10,27 +10,7 @@
 #include <stdio.h>
 
 #include "ops/avx512_exp.h"
-#include "ops/nn/nn_common.h"
-
-/* Operands addressed through leading-dim strides and a row stride: q, k,
- * v, the mask (leading strides only, 0 where it broadcasts), the output
- * (its gradient shares its layout), dq, dk, dv. */
-enum { ATT_Q, ATT_K, ATT_V, ATT_MASK, ATT_OUT, ATT_DQ, ATT_DK, ATT_DV, ATT_OPERANDS };
-
-typedef struct att_ctx {
-  int64_t B, Lq, Lk, D, Dv;
-  double scale;
-  int nlead;
-  int64_t lead_shape[EQ_MAX_DIMS];
-  /* element strides of the leading dims and row strides, per operand */
-  int64_t lead_stride[ATT_OPERANDS][EQ_MAX_DIMS], ld[ATT_OPERANDS];
-  const void *mask;
-  bool mask_bool;
-  size_t mask_elem;
-  int64_t mstride_q, mstride_k;
-  double *lse; /* [B * Lq], after the struct; NULL where the backward has probs or there is none */
-  void *probs;  /* [B, Lq, Lk] softmax kept for the backward (after lse), or NULL: recomputed */
-} att_ctx;
+#include "ops/nn/attention_internal.h"
 
 int64_t eq_nn_att_keep_probs_max = 16 << 20;
 
@@ -180,6 +160,12 @@ static int64_t att_block(int64_t Lk) {
   return r < 16 ? 16 : r;
 }
 
+size_t eq_nn_att_scratch(const att_ctx *c, int blocks) {
+  int64_t bq = att_block(c->Lk);
+  if (bq > c->Lq) bq = c->Lq;
+  return (size_t)(blocks * bq * c->Lk);
+}
+
 #define T float
 #define SFX _f32
 #define GEMM eq_nn_small_gemm_f32
@@ -200,21 +186,77 @@ static int64_t att_block(int64_t Lk) {
 #undef EXP
 
 static size_t bwd_workspace(const att_ctx *c, size_t es) {
-  int64_t bq = att_block(c->Lk);
-  if (bq > c->Lq) bq = c->Lq;
-  return (size_t)omp_get_max_threads() * (size_t)(2 * bq * c->Lk) * es + 64;
+  return (size_t)omp_get_max_threads() * eq_nn_att_scratch(c, 2) * es + 64;
 }
 
-/* The backward kernel on data pointers: q, k, v (offset into their
- * storage), the output's gradient, and dq, dk, dv (NULL: not wanted). */
-static eq_status run_backward(const att_ctx *c, eq_dtype dt, const void *q, const void *k, const void *v,
-                              const eq_tensor *dout, void *dq, void *dk, void *dv, const bool *fresh) {
+eq_status eq_nn_att_backward(const att_ctx *c, eq_dtype dt, const void *q, const void *k, const void *v,
+                             const void *dout, void *dq, void *dk, void *dv, const bool *fresh) {
   if (!eq_nn_workspace(bwd_workspace(c, eq_dtype_size(dt)))) return eq_error_code();
   if (dt == EQ_F32)
-    att_bwd_f32(c, q, k, v, eq_f32(dout), c->lse, dq, dk, dv, fresh);
+    att_bwd_f32(c, q, k, v, dout, c->lse, dq, dk, dv, fresh);
   else
-    att_bwd_f64(c, q, k, v, eq_f64(dout), c->lse, dq, dk, dv, fresh);
+    att_bwd_f64(c, q, k, v, dout, c->lse, dq, dk, dv, fresh);
   return EQ_OK;
+}
+
+eq_status eq_nn_att_forward(const att_ctx *c, eq_dtype dt, const void *q, const void *k, const void *v, void *o) {
+  if (c->Lq * c->Dv == 0 || c->B == 0 || c->Lk == 0) return EQ_OK;
+  if (!eq_nn_workspace(bwd_workspace(c, eq_dtype_size(dt)))) return eq_error_code();
+  if (dt == EQ_F32)
+    att_fwd_f32(c, q, k, v, o, c->lse);
+  else
+    att_fwd_f64(c, q, k, v, o, c->lse);
+  return EQ_OK;
+}
+
+size_t eq_nn_att_state_bytes(const att_ctx *c, size_t elem, bool has_node) {
+  /* The backward gets the probabilities up to eq_nn_att_keep_probs_max
+   * elements, else the log-sum-exp to recompute them from. */
+  int64_t probs = c->B * c->Lq * c->Lk;
+  if (!has_node) return 0;
+  return probs <= eq_nn_att_keep_probs_max ? (size_t)probs * elem : (size_t)(c->B * c->Lq) * sizeof(double);
+}
+
+void eq_nn_att_state_attach(att_ctx *c, void *state, size_t elem, bool has_node) {
+  bool keep = has_node && c->B * c->Lq * c->Lk <= eq_nn_att_keep_probs_max;
+  (void)elem;
+  c->probs = keep ? state : NULL;
+  c->lse = has_node && !keep ? state : NULL;
+}
+
+void eq_nn_att_fwd_entry_f32(const att_ctx *c, int64_t b, const float *q, const float *k, const float *v, float *o,
+                             float *scratch) {
+  fwd_entry_f32(c, b, q, k, v, o, c->lse, scratch);
+}
+
+void eq_nn_att_bwd_entry_f32(const att_ctx *c, int64_t b, const float *q, const float *k, const float *v,
+                             const float *dout, float *dq, float *dk, float *dv, const bool *fresh, float *scratch) {
+  bwd_entry_f32(c, b, q, k, v, dout, c->lse, dq, dk, dv, fresh, scratch);
+}
+
+void eq_nn_att_prefetch_entry_f32(const att_ctx *c, const float *q, const float *k, const float *v, int64_t b) {
+  prefetch_entry_f32(c, q, k, v, b);
+}
+
+void eq_nn_att_qkv_rows_ctx(att_ctx *c, int64_t n, int64_t L, int64_t dim, int heads, double scale) {
+  int64_t hd = dim / heads;
+  memset(c, 0, sizeof *c);
+  c->nlead = 2;
+  c->lead_shape[0] = n;
+  c->lead_shape[1] = heads;
+  c->B = n * heads;
+  c->Lq = c->Lk = L;
+  c->D = c->Dv = hd;
+  c->scale = scale > 0 ? scale : 1.0 / sqrt((double)(hd > 0 ? hd : 1));
+  const int in_ops[] = {ATT_Q, ATT_K, ATT_V, ATT_DQ, ATT_DK, ATT_DV};
+  for (int t = 0; t < 6; t++) {
+    c->lead_stride[in_ops[t]][0] = L * 3 * dim;
+    c->lead_stride[in_ops[t]][1] = hd;
+    c->ld[in_ops[t]] = 3 * dim;
+  }
+  c->lead_stride[ATT_OUT][0] = L * dim;
+  c->lead_stride[ATT_OUT][1] = hd;
+  c->ld[ATT_OUT] = dim;
 }
 
 static eq_status att_backward(eq_node *node) {
@@ -222,7 +264,8 @@ static eq_status att_backward(eq_node *node) {
   bool fresh[3];
   eq_tensor *g[3];
   if (eq_nn_grads_for_write(node, 3, g, fresh)) return eq_error_code();
-  return run_backward(node->ctx, q->dtype, eq_data_ptr(q), eq_data_ptr(k), eq_data_ptr(v), node->out->grad,
+  return eq_nn_att_backward(node->ctx, q->dtype, eq_data_ptr(q), eq_data_ptr(k), eq_data_ptr(v),
+                            eq_data_ptr(node->out->grad),
                       g[0] ? eq_data_ptr(g[0]) : NULL, g[1] ? eq_data_ptr(g[1]) : NULL,
                       g[2] ? eq_data_ptr(g[2]) : NULL, fresh);
 }
@@ -239,7 +282,8 @@ static eq_status att_qkv_backward(eq_node *node) {
   const char *in = eq_data_ptr(qkv);
   char *out = eq_data_ptr(g);
   bool fresh3[3] = {fresh, fresh, fresh};
-  return run_backward(c, qkv->dtype, in, in + third, in + 2 * third, node->out->grad, out, out + third, out + 2 * third,
+  return eq_nn_att_backward(c, qkv->dtype, in, in + third, in + 2 * third, eq_data_ptr(node->out->grad), out,
+                            out + third, out + 2 * third,
                       fresh3);
 }
 
@@ -298,24 +342,15 @@ static eq_tensor *run_forward(const char *op, att_ctx *c, int n_ins, eq_tensor *
   eq_dtype dt = y->dtype;
   eq_node *node = eq_tape_record(op, y, n_ins, ins, bwd);
   if (!node && eq_needs_grad(n_ins, ins)) return NULL;
-  /* The backward gets the probabilities up to eq_nn_att_keep_probs_max
-   * elements, else the log-sum-exp to recompute them from. */
-  int64_t probs = c->B * c->Lq * c->Lk;
-  size_t es = eq_dtype_size(dt), probs_bytes = node && probs <= eq_nn_att_keep_probs_max ? (size_t)probs * es : 0;
-  size_t lse_bytes = node && !probs_bytes ? (size_t)(c->B * c->Lq) * sizeof(double) : 0;
-  att_ctx *saved = node ? eq_node_alloc_ctx(node, sizeof *c + lse_bytes + probs_bytes) : NULL;
+  size_t es = eq_dtype_size(dt), state = eq_nn_att_state_bytes(c, es, node != NULL);
+  att_ctx *saved = node ? eq_node_alloc_ctx(node, sizeof *c + state) : NULL;
   if (node && !saved) return NULL;
-  if (!eq_nn_workspace(bwd_workspace(c, es))) return NULL;
-  c->lse = lse_bytes ? (double *)(saved + 1) : NULL;
-  c->probs = probs_bytes ? (char *)(saved + 1) : NULL;
+  eq_nn_att_state_attach(c, saved ? (void *)(saved + 1) : NULL, es, node != NULL);
   if (saved) *saved = *c;
-  if (c->Lq * c->Dv > 0 && c->B > 0) {
-    if (c->Lk == 0)
-      eq_fill_(y, 0);
-    else if (dt == EQ_F32)
-      att_fwd_f32(c, q, k, v, eq_f32(y), c->lse);
-    else
-      att_fwd_f64(c, q, k, v, eq_f64(y), c->lse);
+  if (c->Lk == 0 && c->Lq * c->Dv > 0) {
+    if (eq_fill_(y, 0)) return NULL;
+  } else if (eq_nn_att_forward(c, dt, q, k, v, eq_data_ptr(y))) {
+    return NULL;
   }
   return y;
 }

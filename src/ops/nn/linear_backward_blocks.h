@@ -44,4 +44,25 @@ eq_status eq_nn_linear_backward_blocks_f32(int64_t m, int64_t in, int64_t out, c
                                            const float *w, float *dx, bool fresh_dx, float *dw, bool fresh_dw,
                                            float *db, bool fresh_db);
 
+/* Where a blocked backward's dY comes from: rows read in place, or made a
+ * block at a time by the caller (qkv_attention.c's attention backward). */
+typedef struct eq_nn_dy_rows {
+  /* dY's rows [r0, r0 + rows) and, in *ld, their leading dimension: in
+   * place, or made in this thread's scratch (scratch_floats) */
+  const float *(*rows)(const struct eq_nn_dy_rows *dy, int64_t r0, int64_t rows, float *scratch, int64_t *ld);
+  /* the rows [r0, r0 + rows) of the next block, to queue for L2
+   * (eq_nn_tile_prefetch_l2) while this one computes; NULL: none */
+  void (*next)(const struct eq_nn_dy_rows *dy, int64_t r0, int64_t rows);
+  const void *ctx, *data;
+  size_t scratch_floats;
+  /* the threads' shares and the blocks are whole multiples of `unit` rows
+   * (m must be one), block_units of them a block */
+  int64_t unit, block_units;
+} eq_nn_dy_rows;
+
+/* eq_nn_linear_backward_blocks_f32 with dY from a source. */
+eq_status eq_nn_linear_backward_rows_f32(int64_t m, int64_t in, int64_t out, const eq_nn_dy_rows *dy, const float *x,
+                                         const float *w, float *dx, bool fresh_dx, float *dw, bool fresh_dw, float *db,
+                                         bool fresh_db);
+
 #endif
