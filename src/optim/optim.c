@@ -2,6 +2,7 @@
 #include "equivar/optim.h"
 
 #include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,9 +20,7 @@ eq_optim_config eq_optim_defaults(eq_optim_kind kind) {
 
 static const char *kind_names[] = {"sgd", "adamw", "lars"};
 
-const char *eq_optim_kind_name(eq_optim_kind kind) {
-  return (unsigned)kind < 3 ? kind_names[kind] : "unknown";
-}
+const char *eq_optim_kind_name(eq_optim_kind kind) { return (unsigned)kind < 3 ? kind_names[kind] : "unknown"; }
 
 eq_status eq_optim_kind_parse(const char *name, eq_optim_kind *out) {
   for (int k = 0; k < 3; k++)
@@ -85,10 +84,9 @@ static bool decayed(const eq_optimizer *o, const eq_param *p) {
   return o->cfg.decay_all || !(p->flags & EQ_PARAM_NO_DECAY);
 }
 
-static void sgd_param(const eq_optim_config *c, float *restrict p, const float *restrict g, float *restrict b, int64_t n,
-                      double lr, double wd, bool first) {
+static void sgd_param(const eq_optim_config *c, float *restrict p, const float *restrict g, float *restrict b,
+                      int64_t n, double lr, double wd, bool first) {
   const float m = (float)c->momentum, damp = (float)(1 - c->dampening), flr = (float)lr, fwd = (float)wd;
-#pragma omp parallel for schedule(static) if (n > 65536)
   for (int64_t i = 0; i < n; i++) {
     float gi = g[i] + fwd * p[i];
     float d = gi;
@@ -105,7 +103,6 @@ static void adamw_param(const eq_optim_config *c, float *restrict p, const float
   const double bc1 = 1 - pow(c->beta1, (double)t), bc2 = 1 - pow(c->beta2, (double)t);
   const float b1 = (float)c->beta1, b2 = (float)c->beta2, decay = (float)(1 - lr * wd);
   const float step = (float)(lr / bc1), inv_sqrt_bc2 = (float)(1 / sqrt(bc2)), eps = (float)c->eps;
-#pragma omp parallel for schedule(static) if (n > 65536)
   for (int64_t i = 0; i < n; i++) {
     float gi = g[i];
     m1[i] = b1 * m1[i] + (1 - b1) * gi;
@@ -148,8 +145,8 @@ static void sum_squares(const float *x, const float *g, float wd, int64_t n, dou
   if (part != local) free(part);
 }
 
-static void lars_param(const eq_optim_config *c, float *restrict p, const float *restrict g, float *restrict b, int64_t n,
-                       double lr, double wd, bool adapt) {
+static void lars_param(const eq_optim_config *c, float *restrict p, const float *restrict g, float *restrict b,
+                       int64_t n, double lr, double wd, bool adapt) {
   double pn = 0, gn = 0;
   const float fwd = (float)wd;
   if (adapt) sum_squares(p, g, fwd, n, &pn, &gn);
@@ -165,23 +162,61 @@ static void lars_param(const eq_optim_config *c, float *restrict p, const float 
   }
 }
 
+/* SGD and AdamW act element by element: one parallel region for the whole
+ * step. A large parameter is split evenly over the threads, as the ops
+ * that write its gradient split it (each thread finds its part in its own
+ * cache: split as one flat buffer in halves, ViT-Tiny's step took 30 %
+ * longer); the small ones (biases, norms) go whole to the threads in
+ * turn, by their running count of elements. Per parameter, each small one
+ * ran on one thread and each large one paid a fork and a join: ResNet-18's
+ * 62 parameters took 3.4-3.5 ms a step, now 3.0-3.6 (ViT-Tiny's 0.8-1.4
+ * either way). The results do not depend on the split. */
+enum { SPLIT_ABOVE = 65536 };
+
+static void elementwise_step(eq_optimizer *o, double lr) {
+  const eq_params *P = o->params;
+  int64_t small_total = 0;
+  for (int i = 0; i < P->count; i++)
+    if (trained(&P->items[i]) && P->items[i].numel <= SPLIT_ABOVE) small_total += P->items[i].numel;
+#pragma omp parallel if (P->numel > SPLIT_ABOVE)
+  {
+    int threads = omp_get_num_threads(), t = omp_get_thread_num();
+    int64_t small_seen = 0;
+    for (int i = 0; i < P->count; i++) {
+      const eq_param *pp = &P->items[i];
+      if (!trained(pp)) continue;
+      int64_t a = 0, e = pp->numel;
+      if (pp->numel > SPLIT_ABOVE) {
+        a = pp->numel * t / threads, e = pp->numel * (t + 1) / threads;
+      } else {
+        int owner = (int)(small_seen * threads / (small_total ? small_total : 1));
+        small_seen += pp->numel;
+        if (owner != t) continue;
+      }
+      double wd = decayed(o, pp) ? o->cfg.weight_decay : 0;
+      float *p = P->data + pp->offset + a, *g = P->grad + pp->offset + a, *s0 = o->state[0] + pp->offset + a;
+      if (o->cfg.kind == EQ_OPTIM_SGD)
+        sgd_param(&o->cfg, p, g, s0, e - a, lr, wd, o->step == 1);
+      else
+        adamw_param(&o->cfg, p, g, s0, o->state[1] + pp->offset + a, e - a, lr, wd, o->step);
+    }
+  }
+}
+
 eq_status eq_optim_step(eq_optimizer *o, double lr) {
   if (!isfinite(lr) || lr < 0) return eq_error(EQ_ERR_VALUE, "eq_optim_step: learning rate %g", lr);
   eq_params *P = o->params;
   o->step++;
+  if (o->cfg.kind != EQ_OPTIM_LARS) {
+    elementwise_step(o, lr);
+    return EQ_OK;
+  }
   for (int i = 0; i < P->count; i++) {
     const eq_param *pp = &P->items[i];
     if (!trained(pp)) continue;
-    float *p = P->data + pp->offset, *g = P->grad + pp->offset;
     bool decay = decayed(o, pp);
-    double wd = decay ? o->cfg.weight_decay : 0;
-    switch (o->cfg.kind) {
-      case EQ_OPTIM_SGD: sgd_param(&o->cfg, p, g, o->state[0] + pp->offset, pp->numel, lr, wd, o->step == 1); break;
-      case EQ_OPTIM_ADAMW:
-        adamw_param(&o->cfg, p, g, o->state[0] + pp->offset, o->state[1] + pp->offset, pp->numel, lr, wd, o->step);
-        break;
-      case EQ_OPTIM_LARS: lars_param(&o->cfg, p, g, o->state[0] + pp->offset, pp->numel, lr, wd, decay); break;
-    }
+    lars_param(&o->cfg, P->data + pp->offset, P->grad + pp->offset, o->state[0] + pp->offset, pp->numel, lr,
+               decay ? o->cfg.weight_decay : 0, decay);
   }
   return EQ_OK;
 }

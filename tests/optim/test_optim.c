@@ -6,6 +6,9 @@
 #include "equivar/optim.h"
 #include "equivar/safetensors.h"
 
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
 #include <string.h>
 
 static eq_safetensors *ref;
@@ -81,6 +84,66 @@ static void test_optimizers(void) {
   run_case("lars", c, 0.2);
 }
 
+/* SGD and AdamW over a model large enough that the step runs over the
+ * threads (over 65536 elements): a decayed weight split between them, then
+ * small ones handed out whole, a frozen one, a no-decay bias and another
+ * weight. Three steps at 1, 2 and 3 threads against the update written out
+ * element by element here; the frozen one must not move. */
+static void test_flat_split(void) {
+  const int64_t shapes[4][2] = {{200, 400}, {50, 1}, {400, 1}, {77, 13}};
+  const int flags[4] = {0, EQ_PARAM_FROZEN, EQ_PARAM_NO_DECAY, 0};
+  const char *names[4] = {"w1", "f", "b", "w2"};
+  const eq_optim_kind kinds[2] = {EQ_OPTIM_SGD, EQ_OPTIM_ADAMW};
+  int threads_max = omp_get_max_threads();
+  for (int kind = 0; kind < 2; kind++)
+    for (int threads = 1; threads <= 3; threads++) {
+      omp_set_num_threads(threads);
+      eq_params *P = eq_params_new();
+      eq_tensor *t[4];
+      for (int i = 0; i < 4; i++)
+        CHECK(eq_params_add(P, &t[i], "", names[i], 2, shapes[i], flags[i], (eq_init){EQ_INIT_NONE, 0, 0}) == EQ_OK);
+      CHECK(eq_params_build(P, 0) == EQ_OK);
+      int64_t n = P->numel;
+      double *p = malloc((size_t)n * sizeof *p), *m1 = calloc((size_t)n, sizeof *m1),
+             *m2 = calloc((size_t)n, sizeof *m2);
+      for (int64_t e = 0; e < n; e++) p[e] = P->data[e] = (float)(((e * 37) % 101) - 50) / 64;
+      eq_optim_config c = eq_optim_defaults(kinds[kind]);
+      c.weight_decay = 0.05;
+      if (kinds[kind] == EQ_OPTIM_SGD) c.nesterov = true;
+      eq_optimizer *o = eq_optim_new(P, &c);
+      CHECK(o != NULL);
+      const double lr = 0.1;
+      for (int s = 1; s <= 3 && o; s++) {
+        for (int64_t e = 0; e < n; e++) P->grad[e] = (float)(((e * 53 + s * 7) % 97) - 48) / 32;
+        CHECK(eq_optim_step(o, lr) == EQ_OK);
+        for (int i = 0; i < 4; i++) {
+          const eq_param *pp = eq_params_find(P, names[i]);
+          double wd = flags[i] == EQ_PARAM_NO_DECAY ? 0 : c.weight_decay;
+          for (int64_t e = pp->offset; flags[i] != EQ_PARAM_FROZEN && e < pp->offset + pp->numel; e++) {
+            double g = P->grad[e];
+            if (kinds[kind] == EQ_OPTIM_SGD) {
+              g += wd * p[e];
+              m1[e] = s == 1 ? g : c.momentum * m1[e] + (1 - c.dampening) * g;
+              p[e] -= lr * (g + c.momentum * m1[e]);
+            } else {
+              m1[e] = c.beta1 * m1[e] + (1 - c.beta1) * g;
+              m2[e] = c.beta2 * m2[e] + (1 - c.beta2) * g * g;
+              double bc1 = 1 - pow(c.beta1, s), bc2 = 1 - pow(c.beta2, s);
+              p[e] = p[e] * (1 - lr * wd) - lr / bc1 * m1[e] / (sqrt(m2[e] / bc2) + c.eps);
+            }
+          }
+        }
+      }
+      double worst = 0;
+      for (int64_t e = 0; e < n; e++) worst = fmax(worst, fabs(P->data[e] - p[e]) / (1 + fabs(p[e])));
+      CHECK_MSG(worst < 1e-5, "%s at %d threads: worst relative difference %g", kind ? "adamw" : "sgd", threads, worst);
+      eq_optim_free(o);
+      eq_params_free(P);
+      free(p), free(m1), free(m2);
+    }
+  omp_set_num_threads(threads_max);
+}
+
 static void test_invalid(void) {
   eq_tensor *w = NULL, *b = NULL;
   eq_params *P = make_params(&w, &b);
@@ -151,6 +214,7 @@ int main(void) {
     return 1;
   }
   test_optimizers();
+  test_flat_split();
   test_invalid();
   test_clip();
   test_schedule();
