@@ -75,6 +75,13 @@ static eq_tensor *p_qkv_att(eq_tensor **in, void *c) { return eq_qkv_attention(i
 static eq_tensor *p_qkv_att_ops(eq_tensor **in, void *c) {
   return eq_attention_qkv(eq_linear(in[0], in[1], in[2]), 3, NULL, 0);
 }
+static eq_tensor *p_self_att(eq_tensor **in, void *c) {
+  return eq_self_attention(in[0], in[1], in[2], in[3], in[4], in[5], 3, 0);
+}
+/* and with the output projection and skip connection as eq_linear_add */
+static eq_tensor *p_self_att_ops(eq_tensor **in, void *c) {
+  return eq_linear_add(eq_qkv_attention(in[0], in[1], in[2], 3, 0), in[3], in[4], in[5]);
+}
 static eq_tensor *p_gelu(eq_tensor **in, void *c) { return eq_gelu(in[0], false); }
 static eq_tensor *p_ln(eq_tensor **in, void *c) { return eq_layer_norm(in[0], in[1], in[2], 1e-6); }
 static eq_tensor *p_lin(eq_tensor **in, void *c) { return eq_linear(in[0], in[1], in[2]); }
@@ -100,8 +107,9 @@ static eq_tensor *leaf(int ndim, const int64_t *shape, uint64_t seed) {
 int main(int argc, char **argv) {
   int reps = argc > 1 ? atoi(argv[1]) : 5;
   only = argc > 2 ? argv[2] : NULL;
-  printf("threads=%d reps=%d (best of reps, CPU time on 1 thread, else wall time; backward GFLOP/s counts 2x forward)\n",
-         eq_num_threads(), reps);
+  printf(
+      "threads=%d reps=%d (best of reps, CPU time on 1 thread, else wall time; backward GFLOP/s counts 2x forward)\n",
+      eq_num_threads(), reps);
   eq_tensor *in[6];
   /* ViT-Tiny: 64 images x 3 heads, 65 tokens, head dim 64; separate q, k,
    * v and the fused qkv projection the model uses */
@@ -116,12 +124,16 @@ int main(int argc, char **argv) {
     eq_tensor_free(in[0]);
   }
   /* ViT-Tiny's qkv projection and attention, fused and as two ops */
-  if (wanted("qkv_attention")) {
+  if (wanted("qkv_attention") || wanted("self_attention")) {
     in[0] = LEAF(30, 64, 65, 192), in[1] = LEAF(31, 576, 192), in[2] = LEAF(32, 576);
     double flop = 2.0 * 4160 * 192 * 576 + 4.0 * 64 * 3 * 65 * 65 * 64;
     timeit("qkv_attention 4160x192, 3 heads", p_qkv_att, NULL, 3, in, flop, 0, reps);
     timeit("qkv_attention as separate ops", p_qkv_att_ops, NULL, 3, in, flop, 0, reps);
-    for (int k = 0; k < 3; k++) eq_tensor_free(in[k]);
+    in[3] = LEAF(33, 192, 192), in[4] = LEAF(34, 192), in[5] = LEAF(35, 64, 65, 192);
+    flop += 2.0 * 4160 * 192 * 192;
+    timeit("self_attention 4160x192, 3 heads", p_self_att, NULL, 6, in, flop, 0, reps);
+    timeit("self_attention as qkv_attention + linear_add", p_self_att_ops, NULL, 6, in, flop, 0, reps);
+    for (int k = 0; k < 6; k++) eq_tensor_free(in[k]);
   }
   if (wanted("gelu [64,65,768]")) { /* the MLP's activation */
     in[0] = LEAF(8, 64, 65, 768);

@@ -219,6 +219,14 @@ eq_tensor *eq_attention_qkv(eq_tensor *qkv, int heads, eq_tensor *mask, double s
  * two ops for one. */
 eq_tensor *eq_qkv_attention(eq_tensor *x, eq_tensor *w, eq_tensor *b, int heads, double scale);
 
+/* timm's Attention with the pre-norm block's skip connection in one op:
+ * residual + eq_linear(eq_qkv_attention(x, w_qkv, b_qkv, heads, scale),
+ * w_proj, b_proj). w_proj [dim, dim]; b_proj and residual ([..., L, dim])
+ * may be NULL. As eq_qkv_attention, a few images at a time per thread, so
+ * that the attention's output and its gradient stay in cache too. */
+eq_tensor *eq_self_attention(eq_tensor *x, eq_tensor *w_qkv, eq_tensor *b_qkv, eq_tensor *w_proj, eq_tensor *b_proj,
+                             eq_tensor *residual, int heads, double scale);
+
 /* Inverted dropout: zeroes with probability p and scales by 1/(1-p) when
  * training; identity otherwise. The mask is a pure function of (seed, stream,
  * element index). */

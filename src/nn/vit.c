@@ -88,13 +88,12 @@ static eq_status vit_build(eq_backbone *m, vit *v) {
 
 static eq_status block_forward(const vit *v, const vit_block *b, eq_tensor *x, eq_tensor **out) {
   const eq_vit_config *c = &v->cfg;
-  eq_tensor *h, *a;
+  eq_tensor *h;
   EQ_TRY_T(h, eq_nn_layernorm_forward(&b->norm1, x));
-  /* timm's qkv projection, reshape to [N, T, 3, heads, hd], permute,
-   * attention, transpose and reshape back, in one op */
-  EQ_TRY_T(a, eq_qkv_attention(h, b->qkv.weight, b->qkv.bias, c->heads, 0));
-  /* the skip connections are added as the projections are stored */
-  EQ_TRY_T(x, eq_linear_add(a, b->proj.weight, b->proj.bias, x));
+  /* timm's Attention (qkv projection, reshape to [N, T, 3, heads, hd],
+   * permute, attention, transpose and reshape back, output projection)
+   * and the skip connection, in one op */
+  EQ_TRY_T(x, eq_self_attention(h, b->qkv.weight, b->qkv.bias, b->proj.weight, b->proj.bias, x, c->heads, 0));
   EQ_TRY_T(h, eq_nn_layernorm_forward(&b->norm2, x));
   /* fc1, GELU, fc2 and the skip connection in one op */
   EQ_TRY_T(*out, eq_mlp_gelu(h, b->fc1.weight, b->fc1.bias, b->fc2.weight, b->fc2.bias, x));

@@ -50,8 +50,9 @@ eq_status eq_nn_att_backward(const att_ctx *c, eq_dtype dt, const void *q, const
                              const void *dout, void *dq, void *dk, void *dv, const bool *fresh);
 
 /* Entry b on this thread (float32): the forward into o (addressed as
- * ATT_OUT), keeping what c asks for; the backward into this entry's dq, dk,
- * dv rows (row strides ld[ATT_DQ], ld[ATT_DK], ld[ATT_DV]). scratch holds
+ * ATT_OUT), keeping what c asks for; the backward from this entry's output
+ * gradient rows dout (row stride ld[ATT_OUT]) into its dq, dk, dv rows (row
+ * strides ld[ATT_DQ], ld[ATT_DK], ld[ATT_DV]). scratch holds
  * eq_nn_att_scratch(c, 1) (forward) or (c, 2) (backward) floats. */
 void eq_nn_att_fwd_entry_f32(const att_ctx *c, int64_t b, const float *q, const float *k, const float *v, float *o,
                              float *scratch);

@@ -46,6 +46,8 @@ eq_status eq_nn_linear_backward_rows_f32(int64_t m, int64_t in, int64_t out, con
     float *dw_t = t ? shares + (size_t)(t - 1) * share : dw;
     memset(sums, 0, (size_t)out * sizeof(float));
     int64_t r0 = units * t / threads * unit, r1 = units * (t + 1) / threads * unit;
+    /* fewer units than threads: a thread without rows still owes its share */
+    if (r0 == r1 && (t > 0 || fresh_dw)) memset(dw_t, 0, (size_t)share * sizeof(float));
     for (int64_t b0 = r0; b0 < r1; b0 += block) {
       int64_t rows = r1 - b0 < block ? r1 - b0 : block;
       bool fresh = b0 == r0 && (t > 0 || fresh_dw);

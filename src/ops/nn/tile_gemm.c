@@ -112,7 +112,7 @@ static inline __attribute__((always_inline)) void tile(int nv, bool has_addend, 
 /* This thread's regions to pull into L2 while the tiles run
  * (eq_nn_tile_prefetch_l2): 16 lines after each tile, so the next block's
  * rows arrive spread over this block's products instead of in one burst. */
-enum { PREFETCH_REGIONS = 4, PREFETCH_LINES_PER_TILE = 16 };
+enum { PREFETCH_REGIONS = 6, PREFETCH_LINES_PER_TILE = 16 };
 static _Thread_local struct {
   const char *next[PREFETCH_REGIONS];
   size_t left[PREFETCH_REGIONS];
