@@ -132,6 +132,11 @@ static eq_tensor *f_qkv_att(eq_tensor *const *in, void *ctx) {
   }
   return eq_qkv_attention(in[0], in[1], in[2], 2, 0);
 }
+/* with the output projection: ctx 1 adds its bias and a residual */
+static eq_tensor *f_self_att(eq_tensor *const *in, void *ctx) {
+  if (ctx) return eq_self_attention(in[0], in[1], in[2], in[3], in[4], in[5], 2, 0);
+  return eq_self_attention(in[0], in[1], NULL, in[2], NULL, NULL, 2, 0);
+}
 static eq_tensor *f_att_expanded(eq_tensor *const *in, void *ctx) {
   /* k broadcast over the heads (stride 0) and rows of stride 0: copied */
   eq_tensor *k = eq_expand(eq_unsqueeze(in[1], 1), EQ_DIMS(2, 3, 6, 4));
@@ -156,7 +161,7 @@ static eq_tensor *f_shared(eq_tensor *const *in, void *ctx) {
 }
 
 static void attention_checks(void) {
-  eq_tensor *in[3];
+  eq_tensor *in[6];
   /* attention: Lq != Lk, Dv != D, leading [2, 3]; no mask, bool mask
    * broadcast over heads (one row fully masked), float mask. */
   in[0] = PARAM(110, 2, 3, 5, 4), in[1] = PARAM(111, 2, 3, 6, 4), in[2] = PARAM(112, 2, 3, 6, 3);
@@ -195,6 +200,13 @@ static void attention_checks(void) {
   check("qkv_attention", f_qkv_att, NULL, 3, in);
   in[0] = PARAM(125, 3, 2, 4, 6), in[1] = PARAM(126, 18, 6);
   check("qkv_attention, no bias, strided leading dims", f_qkv_att, (void *)1, 2, in);
+  /* eq_self_attention: x [2, 5, 4], 2 heads of 3, the projection [6, 6]
+   * with its bias and a residual [2, 5, 6]; then without the biases */
+  in[0] = PARAM(127, 2, 5, 4), in[1] = PARAM(128, 18, 4), in[2] = PARAM(129, 18), in[3] = PARAM(130, 6, 6);
+  in[4] = PARAM(131, 6), in[5] = PARAM(132, 2, 5, 6);
+  check("self_attention", f_self_att, (void *)1, 6, in);
+  in[0] = PARAM(133, 3, 4, 4), in[1] = PARAM(134, 18, 4), in[2] = PARAM(135, 6, 6);
+  check("self_attention, no biases, no residual", f_self_att, NULL, 3, in);
   eq_tensor_free(bm2);
   eq_tensor_free(bm);
   eq_tensor_free(c.mask);
