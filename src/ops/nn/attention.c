@@ -217,9 +217,8 @@ size_t eq_nn_att_state_bytes(const att_ctx *c, size_t elem, bool has_node) {
   return probs <= eq_nn_att_keep_probs_max ? (size_t)probs * elem : (size_t)(c->B * c->Lq) * sizeof(double);
 }
 
-void eq_nn_att_state_attach(att_ctx *c, void *state, size_t elem, bool has_node) {
+void eq_nn_att_state_attach(att_ctx *c, void *state, bool has_node) {
   bool keep = has_node && c->B * c->Lq * c->Lk <= eq_nn_att_keep_probs_max;
-  (void)elem;
   c->probs = keep ? state : NULL;
   c->lse = has_node && !keep ? state : NULL;
 }
@@ -345,7 +344,7 @@ static eq_tensor *run_forward(const char *op, att_ctx *c, int n_ins, eq_tensor *
   size_t es = eq_dtype_size(dt), state = eq_nn_att_state_bytes(c, es, node != NULL);
   att_ctx *saved = node ? eq_node_alloc_ctx(node, sizeof *c + state) : NULL;
   if (node && !saved) return NULL;
-  eq_nn_att_state_attach(c, saved ? (void *)(saved + 1) : NULL, es, node != NULL);
+  eq_nn_att_state_attach(c, saved ? (void *)(saved + 1) : NULL, node != NULL);
   if (saved) *saved = *c;
   if (c->Lk == 0 && c->Lq * c->Dv > 0) {
     if (eq_fill_(y, 0)) return NULL;

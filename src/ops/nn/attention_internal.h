@@ -33,18 +33,20 @@ typedef struct att_ctx {
  * head b % heads. */
 void eq_nn_att_qkv_rows_ctx(att_ctx *c, int64_t n, int64_t L, int64_t dim, int heads, double scale);
 
-/* Bytes of the state the backward needs, kept after c in the node's
- * context (has_node) or none without a node; then its attachment to c. */
+/* Bytes of the state the backward needs (elements of elem bytes), kept
+ * in the node's context (has_node) or none without a node; then its
+ * attachment to c. */
 size_t eq_nn_att_state_bytes(const att_ctx *c, size_t elem, bool has_node);
-void eq_nn_att_state_attach(att_ctx *c, void *state, size_t elem, bool has_node);
+void eq_nn_att_state_attach(att_ctx *c, void *state, bool has_node);
 
 /* One thread's scratch, in elements, for eq_nn_att_*_entry_f32 (forward:
  * blocks 1, backward: blocks 2). */
 size_t eq_nn_att_scratch(const att_ctx *c, int blocks);
 
-/* The whole forward into o, or backward into dq, dk, dv (addressed as
- * ATT_DQ, ATT_DK, ATT_DV; NULL: not wanted; fresh[k]: write, else add),
- * over the threads, float32 or float64. */
+/* The whole forward into o (with no keys, o is the caller's to zero), or
+ * backward into dq, dk, dv (addressed as ATT_DQ, ATT_DK, ATT_DV; NULL: not
+ * wanted; fresh[k]: write, else add), over the threads, float32 or
+ * float64. */
 eq_status eq_nn_att_forward(const att_ctx *c, eq_dtype dt, const void *q, const void *k, const void *v, void *o);
 eq_status eq_nn_att_backward(const att_ctx *c, eq_dtype dt, const void *q, const void *k, const void *v,
                              const void *dout, void *dq, void *dk, void *dv, const bool *fresh);

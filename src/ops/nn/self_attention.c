@@ -151,7 +151,7 @@ static eq_status backward_blocks(const self_att *s, eq_node *node, eq_tensor *co
   float *extra = NULL, **dwproj = NULL, **db_sums = NULL;
   bool *started = NULL;
   if (s->proj) {
-    size_t floats = (size_t)((threads - 1) * dd + threads * s->dim);
+    size_t floats = ((size_t)((threads - 1) * dd + threads * s->dim) + 15) / 16 * 16; /* pointers after, aligned */
     extra = eq_malloc(floats * sizeof(float) + (size_t)threads * (2 * sizeof(float *) + sizeof(bool)));
     if (!extra)
       return eq_error(EQ_ERR_MEMORY, "self_attention backward: out of memory for %d threads' shares", threads);
@@ -299,12 +299,12 @@ static eq_tensor *self_attention(const char *op, eq_tensor **in, int heads, doub
     size_t qkv64 = (qkv_bytes + 63) / 64 * 64;
     char *ctx = eq_node_alloc_ctx(node, head + state + qkv64 + (s.proj ? o_bytes : 0));
     if (!ctx) return NULL;
-    eq_nn_att_state_attach(&s.att, ctx + head, es, true);
+    eq_nn_att_state_attach(&s.att, ctx + head, true);
     s.qkv = ctx + head + state;
     s.o = s.proj ? ctx + head + state + qkv64 : NULL;
     memcpy(ctx, &s, sizeof s);
   } else {
-    eq_nn_att_state_attach(&s.att, NULL, es, false);
+    eq_nn_att_state_attach(&s.att, NULL, false);
     if (!(scratch = eq_empty(dt, EQ_DIMS(m * 3 * s.dim + (s.proj ? m * s.dim : 0))))) {
       eq_tensor_free(y);
       return NULL;
