@@ -33,12 +33,12 @@ static double worst_rel(const eq_tensor *got, const double *want, int64_t n) {
 }
 
 static void check_case(eq_dtype dt, int64_t m, int64_t in, int64_t out, bool with_bias, bool with_residual,
-                       int threads) {
+                       int threads, bool x_grad) {
   omp_set_num_threads(threads);
   double tol = dt == EQ_F64 ? 1e-12 : 2e-5;
   eq_tensor *x = filled(dt, EQ_DIMS(m, in), 1), *w = filled(dt, EQ_DIMS(out, in), 2), *b = filled(dt, EQ_DIMS(out), 3);
   eq_tensor *g = filled(dt, EQ_DIMS(m, out), 4), *res = filled(dt, EQ_DIMS(m, out), 5);
-  eq_set_requires_grad(x, true);
+  eq_set_requires_grad(x, x_grad);
   eq_set_requires_grad(w, true);
   eq_set_requires_grad(b, true);
   eq_set_requires_grad(res, with_residual);
@@ -67,7 +67,8 @@ static void check_case(eq_dtype dt, int64_t m, int64_t in, int64_t out, bool wit
     double *refs[3] = {dx_ref, dw_ref, db_ref};
     eq_tensor *grads[3] = {x->grad, w->grad, b->grad};
     int64_t sizes[3] = {m * in, out * in, out};
-    for (int k = 0; k < (with_bias ? 3 : 2); k++) {
+    CHECK_MSG(!x->grad == !x_grad, "x's gradient %s", x_grad ? "missing" : "made though not wanted");
+    for (int k = x_grad ? 0 : 1; k < (with_bias ? 3 : 2); k++) {
       double *want = malloc(sizeof(double) * (size_t)sizes[k]);
       for (int64_t i = 0; i < sizes[k]; i++) want[i] = pass * refs[k][i];
       CHECK_MSG(grads[k] && worst_rel(grads[k], want, sizes[k]) < tol, "grad %d pass %d: m %lld threads %d dtype %d",
@@ -94,20 +95,22 @@ static void check_case(eq_dtype dt, int64_t m, int64_t in, int64_t out, bool wit
 int main(void) {
   int threads = omp_get_max_threads();
   for (int t = 1; t <= 3; t++) {
-    check_case(EQ_F64, 1601, 13, 21, true, false, t);
-    check_case(EQ_F32, 1601, 24, 40, true, false, t);
+    check_case(EQ_F64, 1601, 13, 21, true, false, t, true);
+    check_case(EQ_F32, 1601, 24, 40, true, false, t, true);
     /* float32 with AVX-512 runs as register tiles: two 64-column panels,
      * the second ragged, and the forward without a bias */
-    check_case(EQ_F32, 1601, 33, 70, true, false, t);
-    check_case(EQ_F32, 1601, 17, 70, false, false, t);
+    check_case(EQ_F32, 1601, 33, 70, true, false, t, true);
+    check_case(EQ_F32, 1601, 17, 70, false, false, t, true);
     /* eq_linear_add: the residual added as the tiles are stored (float32)
      * or seeded with the bias (float64) */
-    check_case(EQ_F32, 1601, 33, 70, true, true, t);
-    check_case(EQ_F32, 1601, 17, 70, false, true, t);
-    check_case(EQ_F64, 1601, 13, 21, true, true, t);
+    check_case(EQ_F32, 1601, 33, 70, true, true, t, true);
+    check_case(EQ_F32, 1601, 17, 70, false, true, t, true);
+    check_case(EQ_F64, 1601, 13, 21, true, true, t, true);
     /* a weight large enough that its transpose for the tiles is split over
      * the threads (at least 65536 elements in 16 x 16 blocks), ragged */
-    check_case(EQ_F32, 1601, 300, 260, true, false, t);
+    check_case(EQ_F32, 1601, 300, 260, true, false, t, true);
+    /* x without a gradient (ViT's patch embedding): dW and db only */
+    check_case(EQ_F32, 1601, 33, 70, true, false, t, false);
   }
   omp_set_num_threads(threads);
   return EQ_TEST_SUMMARY();

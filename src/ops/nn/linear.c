@@ -127,7 +127,7 @@ eq_status eq_nn_linear_rows_backward(eq_dtype dt, int64_t m, int64_t in, int64_t
                                      bool fresh_dw, void *db, bool fresh_db) {
   if (dx_scale && dx && !fresh_dx)
     return eq_error(EQ_ERR_STATE, "linear backward: a scaled input gradient must be written fresh");
-  if (dt == EQ_F32 && dx && dw && !dx_scale && in && out && eq_nn_grad_blocks_apply(m))
+  if (dt == EQ_F32 && dw && !dx_scale && in && out && eq_nn_grad_blocks_apply(m))
     return eq_nn_linear_backward_blocks_f32(m, in, out, dy, x, w, dx, fresh_dx, dw, fresh_dw, db, fresh_db);
   size_t es = eq_dtype_size(dt);
   /* A fresh (uninitialised) buffer is written with beta 0. */

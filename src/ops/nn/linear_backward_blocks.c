@@ -24,7 +24,7 @@ void eq_nn_add_shares_f32(int n_shares, const float *shares, size_t stride, int6
 void eq_nn_linear_block_backward_f32(int64_t rows, int64_t in, int64_t out, const float *dy, int64_t ldy,
                                      const float *x, const float *w, int64_t ldw, float *dx, float beta_dx, float *dw,
                                      float beta_dw, float *bias_sums) {
-  eq_nn_tile_gemm_f32(false, rows, in, out, 1.0f, dy, ldy, w, ldw, beta_dx, dx, in, NULL, NULL, NULL);
+  if (dx) eq_nn_tile_gemm_f32(false, rows, in, out, 1.0f, dy, ldy, w, ldw, beta_dx, dx, in, NULL, NULL, NULL);
   eq_nn_tile_gemm_f32(true, out, in, rows, 1.0f, dy, ldy, x, in, beta_dw, dw, in, NULL, NULL, NULL);
   if (bias_sums) eq_nn_add_column_sums_f32(rows, out, dy, ldy, bias_sums);
 }
@@ -59,8 +59,8 @@ eq_status eq_nn_linear_backward_rows_f32(int64_t m, int64_t in, int64_t out, con
       }
       int64_t ldy;
       const float *dyb = dy->rows(dy, b0, rows, scratch, &ldy);
-      eq_nn_linear_block_backward_f32(rows, in, out, dyb, ldy, x + b0 * in, w, in, dx + b0 * in, fresh_dx ? 0.0f : 1.0f,
-                                      dw_t, fresh ? 0.0f : 1.0f, db ? sums : NULL);
+      eq_nn_linear_block_backward_f32(rows, in, out, dyb, ldy, x + b0 * in, w, in, dx ? dx + b0 * in : NULL,
+                                      fresh_dx ? 0.0f : 1.0f, dw_t, fresh ? 0.0f : 1.0f, db ? sums : NULL);
     }
     eq_nn_tile_prefetch_drop();
   }

@@ -21,7 +21,7 @@ enum {
  * go to OpenBLAS's threads). */
 bool eq_nn_grad_blocks_apply(int64_t m);
 
-/* One block of `rows` rows on this thread: dX (+)= dY W (beta_dx 0 or 1),
+/* One block of `rows` rows on this thread: dX (+)= dY W (beta_dx 0 or 1; dx NULL: skipped),
  * dW [out, in] (+)= dY^T X (beta_dw), bias_sums [out] (NULL: skipped) +=
  * dY's column sums. dY [rows, out] with leading dimension ldy; X [rows,
  * in] and dX contiguous; W [out, in] with leading dimension ldw. */
@@ -37,8 +37,9 @@ void eq_nn_add_column_sums_f32(int64_t rows, int64_t cols, const float *a, int64
 void eq_nn_add_shares_f32(int n_shares, const float *shares, size_t stride, int64_t n, float *dst);
 
 /* The backward of y = x W^T + b over m rows where eq_nn_grad_blocks_apply
- * says so: dX and dW are written when their fresh_* flag is set (the buffer
- * may hold garbage), else accumulated into; db likewise, or NULL. An error
+ * says so: dX (NULL: not wanted) and dW are written when their fresh_* flag
+ * is set (the buffer may hold garbage), else accumulated into; db likewise,
+ * or NULL. An error
  * only when its scratch cannot be had. */
 eq_status eq_nn_linear_backward_blocks_f32(int64_t m, int64_t in, int64_t out, const float *dy, const float *x,
                                            const float *w, float *dx, bool fresh_dx, float *dw, bool fresh_dw,
