@@ -1,5 +1,5 @@
 /* The attention kernels of attention.c for ops that run them entry by
- * entry inside their own loops (qkv_attention.c fuses them with the qkv
+ * entry inside their own loops (self_attention.c fuses them with the qkv
  * projection). An entry is one image and head. Internal to the library. */
 #ifndef EQ_OPS_NN_ATTENTION_INTERNAL_H
 #define EQ_OPS_NN_ATTENTION_INTERNAL_H

