@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bench_args.h"
 #include "equivar/algo.h"
 
 static int rank_, size_;
@@ -41,21 +42,23 @@ static int cmp(const void *a, const void *b) {
 }
 
 int main(int argc, char **argv) {
+  /* before MPI starts: every rank parses the same arguments and stops alike */
+  const char *usage = "algo_bench kmeans|kmedians|lasso1|lasso10|pca_full|pca_rand|knn [scale=1] [reps=3]";
+  bench_help(argc, argv, usage);
+  double scale = bench_positive_arg(argc, argv, 2, "scale", 1.0, 100.0, usage);
+  int reps = (int)bench_long_arg(argc, argv, 3, "reps", 3, 1, 16, usage);
   MPI_Init(&argc, &argv);
   MPI_Comm_rank(MPI_COMM_WORLD, &rank_);
   MPI_Comm_size(MPI_COMM_WORLD, &size_);
   if (argc < 2) {
-    if (!rank_) fprintf(stderr, "usage: algo_bench kmeans|kmedians|lasso1|lasso10|pca_full|pca_rand|knn [scale] [reps]\n");
+    if (!rank_) fprintf(stderr, "usage: %s\n", usage);
     MPI_Finalize();
     return 2;
   }
   const char *c = argv[1];
-  double scale = argc > 2 ? atof(argv[2]) : 1.0;
-  int reps = argc > 3 ? atoi(argv[3]) : 3;
   double times[17];
   int iters = 0;
   /* one untimed warm-up first: MPI connections, page faults, BLAS buffers */
-  if (reps > 16) reps = 16;
   reps += 1;
   eq_status st = EQ_OK;
   if (!strcmp(c, "kmeans") || !strcmp(c, "kmedians")) {

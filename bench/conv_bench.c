@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench_args.h"
 #include "equivar/core.h"
 #include "ops/nn/conv_geom.h"
 
@@ -74,8 +75,15 @@ static double best_time(int kind, const eq_conv_geom *g, float *x, float *w, flo
 }
 
 int main(int argc, char **argv) {
-  int batch = argc > 1 ? atoi(argv[1]) : 64, reps = argc > 2 ? atoi(argv[2]) : 5;
-  use_wall = argc > 3 && !strcmp(argv[3], "--wall");
+  const char *usage = "conv_bench [batch=64] [reps=5] [--wall]";
+  bench_help(argc, argv, usage);
+  int batch = (int)bench_long_arg(argc, argv, 1, "batch", 64, 1, 4096, usage);
+  int reps = (int)bench_long_arg(argc, argv, 2, "reps", 5, 1, 1000, usage);
+  if (argc > 3 && strcmp(argv[3], "--wall")) {
+    fprintf(stderr, "conv_bench: the third argument can only be --wall, got '%s'\nusage: %s\n", argv[3], usage);
+    return 2;
+  }
+  use_wall = argc > 3;
   /* EQ_CONV_ALGO=im2col|winograd: force one path, to compare them */
   const char *algo = getenv("EQ_CONV_ALGO");
   if (getenv("EQ_WINO_BLOCK_BYTES")) eq_conv_wino_block_bytes = (size_t)atol(getenv("EQ_WINO_BLOCK_BYTES"));

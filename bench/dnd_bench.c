@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/resource.h>
 
+#include "bench_args.h"
 #include "equivar/dnd.h"
 
 static double max_rss_mb(void) {
@@ -30,13 +31,15 @@ static double worst(const eq_comm *c, double v) {
 static double local_mb(const eq_dnd *x) { return x ? (double)eq_numel(x->local) * eq_dtype_size(x->dtype) / 1048576.0 : 0; }
 
 int main(int argc, char **argv) {
+  const char *usage = "dnd_bench <case> [reps=3] (cases: see bench/dnd_bench.c)";
+  bench_help(argc, argv, usage);
   if (argc < 2) {
-    fprintf(stderr, "usage: dnd_bench <case> [reps]\n");
+    fprintf(stderr, "usage: %s\n", usage);
     return 2;
   }
+  int reps = (int)bench_long_arg(argc, argv, 2, "reps", 3, 1, 1000, usage);
   const eq_comm *W = eq_comm_world();
   const char *cs = argv[1];
-  int reps = argc > 2 ? atoi(argv[2]) : 3;
   double scale = getenv("EQ_BENCH_SCALE") ? atof(getenv("EQ_BENCH_SCALE")) : 1.0;
   double rss0 = max_rss_mb();
   double best = 1e30, in_out = 0;

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench_args.h"
 #include "equivar/autograd.h"
 #include "equivar/ops.h"
 
@@ -105,7 +106,9 @@ static eq_tensor *leaf(int ndim, const int64_t *shape, uint64_t seed) {
 #define LEAF(seed, ...) leaf(EQ_DIMS(__VA_ARGS__), seed)
 
 int main(int argc, char **argv) {
-  int reps = argc > 1 ? atoi(argv[1]) : 5;
+  const char *usage = "nn_ops_bench [reps=5] [name filter]";
+  bench_help(argc, argv, usage);
+  int reps = (int)bench_long_arg(argc, argv, 1, "reps", 5, 1, 1000, usage);
   only = argc > 2 ? argv[2] : NULL;
   printf(
       "threads=%d reps=%d (best of reps, CPU time on 1 thread, else wall time; backward GFLOP/s counts 2x forward)\n",

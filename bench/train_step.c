@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bench_args.h"
 #include "equivar/optim.h"
 #include "ops/nn/conv_geom.h"
 
@@ -19,15 +20,16 @@ static int cmp(const void *a, const void *b) {
 }
 
 int main(int argc, char **argv) {
+  const char *usage = "train_step <resnet18|vit-tiny> [batch=64] [steps=5] [warmup=2]";
+  bench_help(argc, argv, usage);
   if (argc < 2 || (strcmp(argv[1], "resnet18") && strcmp(argv[1], "vit-tiny"))) {
-    fprintf(stderr, "usage: train_step <resnet18|vit-tiny> [batch] [steps] [warmup]\n");
+    fprintf(stderr, "train_step: the model must be resnet18 or vit-tiny, got '%s'\nusage: %s\n",
+            argc < 2 ? "" : argv[1], usage);
     return 2;
   }
-  int batch = argc > 2 ? atoi(argv[2]) : 64, steps = argc > 3 ? atoi(argv[3]) : 5, warmup = argc > 4 ? atoi(argv[4]) : 2;
-  if (batch < 1 || steps < 1 || steps > 100 || warmup < 0) {
-    fprintf(stderr, "train_step: bad batch/steps/warmup\n");
-    return 2;
-  }
+  int batch = (int)bench_long_arg(argc, argv, 2, "batch", 64, 1, 4096, usage);
+  int steps = (int)bench_long_arg(argc, argv, 3, "steps", 5, 1, 100, usage);
+  int warmup = (int)bench_long_arg(argc, argv, 4, "warmup", 2, 0, 100, usage);
   if (getenv("EQ_WINO_BLOCK_BYTES")) eq_conv_wino_block_bytes = (size_t)atol(getenv("EQ_WINO_BLOCK_BYTES"));
   const int size = 64, classes = 128;
   eq_backbone *m;
