@@ -50,11 +50,12 @@ static void check_case(eq_dtype dt, int64_t n, int64_t t, int heads, int64_t hd)
 }
 
 /* eq_attention in float32 (AVX-512 softmax rows where the build has them)
- * against float64 (scalar rows): 40 keys (two 16-lane vectors and a tail),
- * a bool mask that removes some keys, all keys of one query row, and all
- * but the tail of another; output and the three gradients. */
-static void check_f32_against_f64(void) {
-  const int64_t B = 2, H = 3, Lq = 9, Lk = 40, D = 16;
+ * against float64 (scalar rows) with Lk keys: a bool mask that removes some
+ * keys, all keys of one query row, and all but the last (up to) 16 of
+ * another; output and the three gradients. Lk spans rows held in
+ * registers with and without a tail (16 to 128 keys) and those past them. */
+static void check_f32_against_f64(int64_t Lk) {
+  const int64_t B = 2, H = 3, Lq = 9, D = 16, last = Lk % 16 ? Lk / 16 * 16 : Lk - 16;
   eq_arena *arena = eq_arena_set_current(NULL);
   eq_tensor *in64[3], *in32[3], *mask = eq_zeros(EQ_BOOL, EQ_DIMS(B, 1, Lq, Lk));
   const int64_t shapes[3][4] = {{B, H, Lq, D}, {B, H, Lk, D}, {B, H, Lk, D}};
@@ -68,7 +69,7 @@ static void check_f32_against_f64(void) {
     int64_t row = e / Lk % Lq, key = e % Lk;
     bool keep = (e * 7) % 5 != 0;
     if (row == 3) keep = false;     /* attends to nothing */
-    if (row == 5) keep = key >= 32; /* only the tail */
+    if (row == 5) keep = key >= last; /* only the tail */
     eq_set_flat(mask, e, keep);
   }
   eq_tensor *g64 = eq_rand_normal(EQ_F64, EQ_DIMS(B, H, Lq, D), 0, 1, 30, 0), *g32 = eq_to_dtype(g64, EQ_F32);
@@ -78,10 +79,10 @@ static void check_f32_against_f64(void) {
   eq_tape_clear();
   if (y64 && y32) {
     double e = worst_rel_diff(y32, y64);
-    CHECK_MSG(e < 1e-5, "float32 output against float64: %g", e);
+    CHECK_MSG(e < 1e-5, "float32 output against float64, %lld keys: %g", (long long)Lk, e);
     for (int t = 0; t < 3; t++) {
       e = in32[t]->grad && in64[t]->grad ? worst_rel_diff(in32[t]->grad, in64[t]->grad) : INFINITY;
-      CHECK_MSG(e < 1e-4, "float32 gradient %d against float64: %g", t, e);
+      CHECK_MSG(e < 1e-4, "float32 gradient %d against float64, %lld keys: %g", t, (long long)Lk, e);
     }
   }
   for (int t = 0; t < 3; t++) eq_tensor_free(in64[t]), eq_tensor_free(in32[t]);
@@ -97,7 +98,8 @@ int main(void) {
   check_case(EQ_F32, 2, 65, 3, 64); /* ViT-Tiny's shape at 64 px */
   check_case(EQ_F64, 3, 17, 3, 20);
   check_case(EQ_F32, 1, 1, 1, 1);
-  check_f32_against_f64();
+  const int64_t keys[] = {7, 16, 17, 40, 65, 127, 128, 129};
+  for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) check_f32_against_f64(keys[i]);
   eq_arena_set_current(NULL);
   eq_arena_free(arena);
   return EQ_TEST_SUMMARY();
