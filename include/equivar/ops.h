@@ -118,7 +118,8 @@ eq_tensor *eq_any(eq_tensor *x, int naxes, const int *axes, bool keepdim);
 /* Inclusive scans along one axis (differentiable for float). */
 eq_tensor *eq_cumsum(eq_tensor *x, int axis);
 eq_tensor *eq_cumprod(eq_tensor *x, int axis);
-/* Sum of all elements as a double (no tape; for tests and logging). */
+/* Sum of all elements as a double (no tape; for tests and logging); NaN
+ * with EQ_ERR_DEVICE for a tensor off the CPU. */
 double eq_sum_all_double(const eq_tensor *x);
 
 /* ------------------------------------------------------------ linear algebra */

@@ -56,9 +56,9 @@ typedef struct eq_device {
 } eq_device;
 
 /* Memory backend of one device type. The CPU backend is built in; a CUDA
- * build registers its own at start-up. Ops dispatch on
+ * build registers its own when a GPU is first asked for. Ops dispatch on
  * tensor->storage->device.type and report EQ_ERR_DEVICE where a device has
- * no kernel. */
+ * no kernel, without touching its memory. */
 typedef struct eq_backend {
   const char *name;
   void *(*alloc)(size_t bytes, int device_index);
@@ -66,12 +66,15 @@ typedef struct eq_backend {
   /* Copies between this device and the host (kind: 0 host->device,
    * 1 device->host, 2 device->device). */
   eq_status (*copy)(void *dst, const void *src, size_t bytes, int kind, int device_index);
+  /* Devices of this type the machine has; NULL: one. */
+  int (*count)(void);
 } eq_backend;
 
 void eq_backend_register(eq_device_type type, const eq_backend *backend);
 const eq_backend *eq_backend_get(eq_device_type type); /* NULL if not built */
 const char *eq_device_name(eq_device device);          /* "cpu", "cuda:0" */
-/* Devices of a type this build and machine have (CPU: 1). */
+/* Devices of a type this build and machine have (CPU: 1; another type:
+ * its registered backend's count, 0 without one). */
 int eq_device_count(eq_device_type type);
 /* A contiguous copy of t on `device`. Always a heap tensor (device memory
  * never lives in an arena): release it with eq_tensor_free. */
@@ -146,11 +149,14 @@ static inline float *eq_f32(const eq_tensor *t) { return (float *)eq_data_ptr(t)
 static inline double *eq_f64(const eq_tensor *t) { return (double *)eq_data_ptr(t); }
 /* "[2, 3, 4]" into buf; returns buf. For error messages. */
 const char *eq_shape_str(const eq_tensor *t, char *buf, size_t cap);
-/* Element at a flat C-order index / at a multi-index, as double; and set. */
+/* Element at a flat C-order index / at a multi-index, as double; and set.
+ * A tensor off the CPU reads as NaN and is not written, with EQ_ERR_DEVICE
+ * recorded. */
 double eq_get_flat(const eq_tensor *t, int64_t i);
 void eq_set_flat(eq_tensor *t, int64_t i, double value);
 double eq_get(const eq_tensor *t, const int64_t *index);
-/* Copies the elements in C order into `out` (numel elements of t->dtype). */
+/* Copies the elements in C order into `out` (numel elements of t->dtype);
+ * a tensor off the CPU: EQ_ERR_DEVICE (eq_to_device brings it back first). */
 eq_status eq_to_buffer(const eq_tensor *t, void *out);
 /* Normalises a possibly negative axis; records an error naming `op` if out of range. */
 eq_status eq_axis(const char *op, int axis, int ndim, int *out);

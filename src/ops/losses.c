@@ -234,6 +234,7 @@ static eq_status pointwise_backward(eq_node *node) {
 }
 
 static eq_tensor *pointwise_loss(const char *op, eq_tensor *input, eq_tensor *target, int kind, double beta) {
+  if (eq_require_cpu(op, input) || eq_require_cpu(op, target)) return NULL;
   if (!eq_dtype_is_float(input->dtype) || !eq_dtype_is_float(target->dtype)) {
     eq_error(EQ_ERR_DTYPE, "%s: needs float32/float64 input and target, got %s and %s", op,
              eq_dtype_name(input->dtype), eq_dtype_name(target->dtype));

@@ -318,7 +318,7 @@ static double sum_f32_in_double(const float *restrict x, int64_t n) {
 }
 
 double eq_sum_all_double(const eq_tensor *x) {
-  if (x->storage->device.type != EQ_DEVICE_CPU) return NAN;
+  if (eq_require_cpu("sum_all_double", x)) return NAN;
   int64_t n = eq_numel(x);
   if (eq_is_contiguous(x) && x->dtype == EQ_F32) return sum_f32_in_double(eq_data_ptr(x), n);
   if (eq_is_contiguous(x) && x->dtype == EQ_F64) return sum_long(eq_data_ptr(x), x->dtype, n);

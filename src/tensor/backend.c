@@ -21,7 +21,7 @@ static eq_status cpu_copy(void *dst, const void *src, size_t bytes, int kind, in
   return EQ_OK;
 }
 
-static const eq_backend cpu_backend = {"cpu", cpu_alloc, cpu_free, cpu_copy};
+static const eq_backend cpu_backend = {"cpu", cpu_alloc, cpu_free, cpu_copy, NULL};
 static const eq_backend *backends[EQ_DEVICE_COUNT] = {[EQ_DEVICE_CPU] = &cpu_backend};
 
 void eq_backend_register(eq_device_type type, const eq_backend *backend) {

@@ -92,6 +92,7 @@ eq_status eq_fill_(eq_tensor *t, double value) {
 }
 
 eq_status eq_to_buffer(const eq_tensor *t, void *out) {
+  if (eq_require_cpu("to_buffer", t)) return eq_error_code();
   eq_tensor *dst = eq_tensor_wrap(t->dtype, t->ndim, t->shape, out);
   if (!dst) return eq_error_code();
   eq_status st = eq_copy_(dst, t);

@@ -18,10 +18,8 @@ static const eq_backend *backend_for(eq_device device) {
 
 int eq_device_count(eq_device_type type) {
   if (type == EQ_DEVICE_CPU) return 1;
-#ifdef EQ_HAVE_CUDA
-  if (type == EQ_DEVICE_CUDA) return eq_cuda_device_count();
-#endif
-  return 0;
+  const eq_backend *b = (unsigned)type < EQ_DEVICE_COUNT ? backend_for((eq_device){type, 0}) : NULL;
+  return b ? (b->count ? b->count() : 1) : 0;
 }
 
 eq_tensor *eq_to_device(eq_tensor *t, eq_device device) {

@@ -283,16 +283,19 @@ static int64_t flat_to_offset(const eq_tensor *t, int64_t i) {
 }
 
 double eq_get_flat(const eq_tensor *t, int64_t i) {
+  if (eq_require_cpu("get_flat", t)) return NAN;
   size_t es = eq_dtype_size(t->dtype);
   return eq_load_as_double((char *)t->storage->data + (size_t)flat_to_offset(t, i) * es, t->dtype);
 }
 
 void eq_set_flat(eq_tensor *t, int64_t i, double value) {
+  if (eq_require_cpu("set_flat", t)) return;
   size_t es = eq_dtype_size(t->dtype);
   eq_store_from_double((char *)t->storage->data + (size_t)flat_to_offset(t, i) * es, t->dtype, value);
 }
 
 double eq_get(const eq_tensor *t, const int64_t *index) {
+  if (eq_require_cpu("get", t)) return NAN;
   int64_t off = t->offset;
   for (int d = 0; d < t->ndim; d++) off += index[d] * t->stride[d];
   return eq_load_as_double((char *)t->storage->data + (size_t)off * eq_dtype_size(t->dtype), t->dtype);

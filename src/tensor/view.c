@@ -336,6 +336,7 @@ eq_tensor *eq_squeeze(eq_tensor *t, int dim) {
 }
 
 static eq_tensor *copy_as(eq_tensor *t, eq_dtype dtype, const char *op) {
+  if (eq_require_cpu(op, t)) return NULL; /* named as the caller's op, not eq_copy_ */
   eq_tensor *c = eq_empty(dtype, t->ndim, t->shape);
   if (!c) return NULL;
   if (eq_copy_(c, t)) {

@@ -33,12 +33,12 @@ static eq_status cuda_copy(void *dst, const void *src, size_t bytes, int kind, i
   return EQ_OK;
 }
 
-static const eq_backend cuda_backend = {"cuda", cuda_alloc, cuda_free, cuda_copy};
-
-extern "C" const eq_backend *eq_cuda_backend(void) { return &cuda_backend; }
-
 extern "C" int eq_cuda_device_count(void) {
   int n = 0;
   if (cudaGetDeviceCount(&n) != cudaSuccess) return 0;
   return n;
 }
+
+static const eq_backend cuda_backend = {"cuda", cuda_alloc, cuda_free, cuda_copy, eq_cuda_device_count};
+
+extern "C" const eq_backend *eq_cuda_backend(void) { return &cuda_backend; }
