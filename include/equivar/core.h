@@ -108,10 +108,12 @@ void eq_set_num_threads(int n);
 /* The BLAS kernel family in use, as OpenBLAS names it ("Cooperlake",
  * "Haswell", ...). */
 const char *eq_blas_kernels(void);
-/* NULL, or a one-line explanation when the environment's OPENBLAS_CORETYPE
- * keeps OpenBLAS off the AVX-512 kernels this CPU could run (about half the
- * matrix-product speed on AMD Zen 5). equivar never overrides the variable.
- * The text lives in a static buffer. */
+/* NULL, or a one-line explanation, naming the OPENBLAS_CORETYPE to start
+ * with, when OpenBLAS runs kernels below what this CPU could: the
+ * environment's OPENBLAS_CORETYPE keeps it off AVX-512 (about half the
+ * matrix-product speed on AMD Zen 5), or it did not recognise the CPU and
+ * fell back to older kernels (SSE3 on a VM's masked Xeon: 4-7x slower).
+ * equivar never overrides the variable. The text lives in a static buffer. */
 const char *eq_blas_kernel_advice(void);
 
 #ifdef __cplusplus
