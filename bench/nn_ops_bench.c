@@ -28,7 +28,10 @@ typedef eq_tensor *(*fwd_fn)(eq_tensor **in, void *ctx);
 
 static const char *only; /* run only cases whose name contains this */
 
-static bool wanted(const char *name) { return !only || strstr(name, only); }
+/* A case whose name contains the filter, or a group of cases (named by
+ * their common prefix) whose name the filter contains: "qkv_attention
+ * 4160" runs that one case of the "qkv_attention" group. */
+static bool wanted(const char *name) { return !only || strstr(name, only) || strstr(only, name); }
 
 /* Prints the best forward and backward times. */
 static void timeit(const char *name, fwd_fn f, void *ctx, int n, eq_tensor **in, double flop, double bytes, int reps) {
