@@ -97,6 +97,13 @@ static eq_tensor *p_mlp_ops(eq_tensor **in, void *c) {
 static eq_tensor *p_bn(eq_tensor **in, void *c) {
   return eq_batch_norm(in[0], in[1], in[2], NULL, NULL, true, 0.1, 1e-5);
 }
+/* a ResNet block's end: relu(bn(x) + identity), fused and as the three ops */
+static eq_tensor *p_bn_relu(eq_tensor **in, void *c) {
+  return eq_batch_norm_relu(in[0], in[1], in[2], NULL, NULL, true, 0.1, 1e-5, in[3]);
+}
+static eq_tensor *p_bn_relu_ops(eq_tensor **in, void *c) {
+  return eq_relu(eq_add(eq_batch_norm(in[0], in[1], in[2], NULL, NULL, true, 0.1, 1e-5), in[3]));
+}
 static eq_tensor *p_mp(eq_tensor **in, void *c) {
   return eq_max_pool2d(in[0], (int[]){3, 3}, (int[]){2, 2}, (int[]){1, 1});
 }
@@ -179,6 +186,13 @@ int main(int argc, char **argv) {
              (long long)bns[i][2], (long long)bns[i][3]);
     timeit(name, p_bn, NULL, 3, in, 0, 2.0 * 4 * bns[i][0] * bns[i][1] * bns[i][2] * bns[i][3], reps);
     for (int k = 0; k < 3; k++) eq_tensor_free(in[k]);
+  }
+  if (wanted("batch_norm_relu")) {
+    in[0] = LEAF(64, 64, 64, 16, 16), in[1] = LEAF(65, 64), in[2] = LEAF(66, 64), in[3] = LEAF(67, 64, 64, 16, 16);
+    double bytes = 3.0 * 4 * 64 * 64 * 16 * 16; /* x and the residual in, the output out */
+    timeit("batch_norm_relu [64,64,16,16] + residual", p_bn_relu, NULL, 4, in, 0, bytes, reps);
+    timeit("batch_norm_relu as separate ops", p_bn_relu_ops, NULL, 4, in, 0, bytes, reps);
+    for (int k = 0; k < 4; k++) eq_tensor_free(in[k]);
   }
   /* a VICReg projector's BatchNorm1d */
   if (wanted("batch_norm [256,8192]")) {

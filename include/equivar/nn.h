@@ -157,6 +157,8 @@ typedef struct eq_nn_batchnorm {
 } eq_nn_batchnorm;
 eq_status eq_nn_batchnorm_init(eq_nn_batchnorm *m, eq_params *P, const char *prefix, int channels);
 eq_tensor *eq_nn_batchnorm_forward(eq_nn_batchnorm *m, eq_tensor *x, bool training);
+/* relu(bn(x) + residual), residual NULL or of x's shape (eq_batch_norm_relu). */
+eq_tensor *eq_nn_batchnorm_relu_forward(eq_nn_batchnorm *m, eq_tensor *x, bool training, eq_tensor *residual);
 
 /* nn.LayerNorm over the last dim: weight 1, bias 0. */
 typedef struct eq_nn_layernorm {

@@ -183,6 +183,12 @@ eq_tensor *eq_upsample_bilinear2d(eq_tensor *x, int out_h, int out_w, bool align
  * NULL; running_mean/var [C] or NULL (then training statistics always). */
 eq_tensor *eq_batch_norm(eq_tensor *x, eq_tensor *weight, eq_tensor *bias, eq_tensor *running_mean,
                          eq_tensor *running_var, bool training, double momentum, double eps);
+/* relu(batch_norm(x) + residual), residual of x's shape or NULL (none): a
+ * ResNet block's norm, skip connection and activation in one pass over the
+ * output, where the three ops take one each (gradients as the three's). */
+eq_tensor *eq_batch_norm_relu(eq_tensor *x, eq_tensor *weight, eq_tensor *bias, eq_tensor *running_mean,
+                              eq_tensor *running_var, bool training, double momentum, double eps,
+                              eq_tensor *residual);
 /* Layer norm over the last dim; weight/bias [D] or NULL. */
 eq_tensor *eq_layer_norm(eq_tensor *x, eq_tensor *weight, eq_tensor *bias, double eps);
 

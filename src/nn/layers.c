@@ -60,13 +60,25 @@ eq_status eq_nn_batchnorm_init(eq_nn_batchnorm *m, eq_params *P, const char *pre
   return st;
 }
 
-eq_tensor *eq_nn_batchnorm_forward(eq_nn_batchnorm *m, eq_tensor *x, bool training) {
-  eq_tensor *y = eq_batch_norm(x, m->weight, m->bias, m->running_mean, m->running_var, training, m->momentum, m->eps);
+/* A forward in training mode counts one batch, as PyTorch's. */
+static eq_tensor *count_batch(eq_nn_batchnorm *m, eq_tensor *y, bool training) {
   if (y && training) {
     int64_t *count = eq_data_ptr(m->num_batches_tracked);
     (*count)++;
   }
   return y;
+}
+
+eq_tensor *eq_nn_batchnorm_forward(eq_nn_batchnorm *m, eq_tensor *x, bool training) {
+  return count_batch(
+      m, eq_batch_norm(x, m->weight, m->bias, m->running_mean, m->running_var, training, m->momentum, m->eps), training);
+}
+
+eq_tensor *eq_nn_batchnorm_relu_forward(eq_nn_batchnorm *m, eq_tensor *x, bool training, eq_tensor *residual) {
+  return count_batch(m,
+                     eq_batch_norm_relu(x, m->weight, m->bias, m->running_mean, m->running_var, training, m->momentum,
+                                        m->eps, residual),
+                     training);
 }
 
 eq_status eq_nn_layernorm_init(eq_nn_layernorm *m, eq_params *P, const char *prefix, int dim, double eps) {

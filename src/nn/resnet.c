@@ -67,22 +67,22 @@ static eq_status block_init(res_block *b, eq_params *P, const char *prefix, int 
 
 static eq_status block_forward(res_block *b, eq_tensor *x, bool training, eq_tensor **out) {
   eq_tensor *h, *identity = x;
-  EQ_TRY_T(h, eq_nn_conv2d_forward(&b->conv1, x));
-  EQ_TRY_T(h, eq_nn_batchnorm_forward(&b->bn1, h, training));
-  EQ_TRY_T(h, eq_relu(h));
-  EQ_TRY_T(h, eq_nn_conv2d_forward(&b->conv2, h));
-  EQ_TRY_T(h, eq_nn_batchnorm_forward(&b->bn2, h, training));
-  if (b->bottleneck) {
-    EQ_TRY_T(h, eq_relu(h));
-    EQ_TRY_T(h, eq_nn_conv2d_forward(&b->conv3, h));
-    EQ_TRY_T(h, eq_nn_batchnorm_forward(&b->bn3, h, training));
-  }
+  /* Each norm that a relu follows takes it (and the block's skip connection
+   * before it) in the same pass: eq_batch_norm_relu. */
   if (b->has_down) {
     EQ_TRY_T(identity, eq_nn_conv2d_forward(&b->down_conv, x));
     EQ_TRY_T(identity, eq_nn_batchnorm_forward(&b->down_bn, identity, training));
   }
-  EQ_TRY_T(h, eq_add(h, identity));
-  EQ_TRY_T(*out, eq_relu(h));
+  EQ_TRY_T(h, eq_nn_conv2d_forward(&b->conv1, x));
+  EQ_TRY_T(h, eq_nn_batchnorm_relu_forward(&b->bn1, h, training, NULL));
+  EQ_TRY_T(h, eq_nn_conv2d_forward(&b->conv2, h));
+  if (b->bottleneck) {
+    EQ_TRY_T(h, eq_nn_batchnorm_relu_forward(&b->bn2, h, training, NULL));
+    EQ_TRY_T(h, eq_nn_conv2d_forward(&b->conv3, h));
+    EQ_TRY_T(*out, eq_nn_batchnorm_relu_forward(&b->bn3, h, training, identity));
+  } else {
+    EQ_TRY_T(*out, eq_nn_batchnorm_relu_forward(&b->bn2, h, training, identity));
+  }
   return EQ_OK;
 }
 
@@ -96,8 +96,7 @@ static eq_status resnet_forward(eq_backbone *m, eq_tensor *x, bool training, eq_
   }
   eq_tensor *h;
   EQ_TRY_T(h, eq_nn_conv2d_forward(&r->conv1, x));
-  EQ_TRY_T(h, eq_nn_batchnorm_forward(&r->bn1, h, training));
-  EQ_TRY_T(h, eq_relu(h));
+  EQ_TRY_T(h, eq_nn_batchnorm_relu_forward(&r->bn1, h, training, NULL));
   if (!r->cfg.small_stem) EQ_TRY_T(h, eq_max_pool2d(h, (int[]){3, 3}, (int[]){2, 2}, (int[]){1, 1}));
   for (int l = 0; l < 4; l++)
     for (int i = 0; i < r->n_blocks[l]; i++) EQ_TRY(block_forward(&r->blocks[l][i], h, training, &h));

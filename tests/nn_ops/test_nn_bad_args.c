@@ -89,6 +89,12 @@ int main(void) {
              "batch_norm", "weight", "[5]");
   EXPECT_ERR(eq_batch_norm(eq_zeros(EQ_F32, EQ_DIMS(1, 3)), NULL, NULL, NULL, NULL, true, 0.1, 1e-5), EQ_ERR_SHAPE,
              "batch_norm", "one value per channel");
+  EXPECT_ERR(eq_batch_norm_relu(x, NULL, NULL, NULL, NULL, true, 0.1, 1e-5, eq_zeros(EQ_F32, EQ_DIMS(2, 4, 5, 4))),
+             EQ_ERR_SHAPE, "batch_norm_relu", "residual", "differs");
+  EXPECT_ERR(eq_batch_norm_relu(x, NULL, NULL, NULL, NULL, true, 0.1, 1e-5, eq_zeros_like(eq_to_dtype(x, EQ_F64))),
+             EQ_ERR_DTYPE, "batch_norm_relu", "residual");
+  EXPECT_ERR(eq_batch_norm_relu(x, eq_ones(EQ_F32, EQ_DIMS(5)), NULL, NULL, NULL, true, 0.1, 1e-5, NULL), EQ_ERR_SHAPE,
+             "batch_norm_relu", "weight", "[5]");
   EXPECT_ERR(eq_layer_norm(x, eq_ones(EQ_F32, EQ_DIMS(4)), NULL, 1e-5), EQ_ERR_SHAPE, "layer_norm", "[4]",
              "[2, 4, 5, 5]");
 

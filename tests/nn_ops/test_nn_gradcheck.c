@@ -93,6 +93,24 @@ static eq_tensor *f_bn(eq_tensor *const *in, void *ctx) {
   }
   return eq_batch_norm(in[0], c->affine ? in[1] : NULL, c->affine ? in[2] : NULL, rm, rv, c->training, 0.1, 1e-5);
 }
+/* relu(batch_norm(x) + residual): in[3] the residual, or (c->running
+ * false and no in[3]) none; ctx's affine false: the residual is x itself. */
+typedef struct bn_relu_case {
+  norm_case norm;
+  int residual; /* 0 none, 1 in[3], 2 x itself */
+} bn_relu_case;
+static eq_tensor *f_bn_relu(eq_tensor *const *in, void *ctx) {
+  bn_relu_case *c = ctx;
+  eq_tensor *rm = NULL, *rv = NULL;
+  int64_t C = in[0]->shape[1];
+  if (c->norm.running) {
+    rm = eq_full(EQ_F64, EQ_DIMS(C), 0.3);
+    rv = eq_full(EQ_F64, EQ_DIMS(C), 1.7);
+  }
+  eq_tensor *r = c->residual == 1 ? in[3] : c->residual == 2 ? in[0] : NULL;
+  return eq_batch_norm_relu(in[0], c->norm.affine ? in[1] : NULL, c->norm.affine ? in[2] : NULL, rm, rv,
+                            c->norm.training, 0.1, 1e-5, r);
+}
 static eq_tensor *f_ln(eq_tensor *const *in, void *ctx) {
   norm_case *c = ctx;
   eq_tensor *x = eq_transpose(in[0], 0, 1);
@@ -312,6 +330,26 @@ int main(void) {
     in[0] = PARAM(200 + i, 2, 3, 4, 5), in[1] = PARAM(210 + i, 3), in[2] = PARAM(220 + i, 3);
     snprintf(name, sizeof name, "batch_norm planes case %d", i);
     check(name, f_bn, &c, 3, in);
+  }
+  /* batch norm with the relu (and skip connection) in the same pass: planes
+   * of 20 values and rows of 2, training and eval, with and without a
+   * residual, the residual x itself */
+  const bn_relu_case bnr[] = {{{true, true, false}, 0}, {{true, true, false}, 1}, {{false, true, true}, 1},
+                              {{true, false, false}, 2}, {{false, false, true}, 0}};
+  for (int i = 0; i < 5; i++) {
+    bn_relu_case c = bnr[i];
+    for (int plane = 0; plane < 2; plane++) {
+      if (plane)
+        in[0] = PARAM(230 + i, 2, 3, 4, 5), in[1] = PARAM(235 + i, 3), in[2] = PARAM(240 + i, 3),
+        in[3] = PARAM(245 + i, 2, 3, 4, 5);
+      else
+        in[0] = PARAM(250 + i, 3, 4, 2), in[1] = PARAM(255 + i, 4), in[2] = PARAM(260 + i, 4),
+        in[3] = PARAM(265 + i, 3, 4, 2);
+      char name[64];
+      snprintf(name, sizeof name, "batch_norm_relu %s case %d", plane ? "planes" : "rows", i);
+      check(name, f_bn_relu, &c, c.residual == 1 ? 4 : 3, in);
+      if (c.residual != 1) eq_tensor_free(in[3]);
+    }
   }
   /* layer norm on a transposed (non-contiguous) input */
   for (int i = 0; i < 2; i++) {
