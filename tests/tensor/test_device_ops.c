@@ -192,6 +192,7 @@ static void check_ops_refuse(void) {
   REFUSES(eq_upsample_nearest2d(x, 16, 16), "upsample");
   REFUSES(eq_upsample_bilinear2d(x, 16, 16, false), "upsample");
   REFUSES(eq_batch_norm(x, NULL, NULL, NULL, NULL, true, 0.1, 1e-5), "batch_norm");
+  REFUSES(eq_batch_norm_relu(hx, NULL, NULL, NULL, NULL, true, 0.1, 1e-5, x), "batch_norm_relu");
   REFUSES(eq_layer_norm(m, v, v, 1e-5), "layer_norm");
   REFUSES(eq_layer_norm(hm, v, NULL, 1e-5), "layer_norm");
   REFUSES(eq_softmax(m, 1), "softmax");
