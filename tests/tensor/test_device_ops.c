@@ -227,9 +227,13 @@ static void check_ops_refuse(void) {
   REFUSES_STATUS(eq_to_buffer(m, buf), "to_buffer");
   eq_error_clear();
   CHECK(isnan(eq_sum_all_double(m)));
-  /* views only relabel: they need no kernel */
-  eq_tensor *view = eq_reshape(eq_transpose(m, 0, 1), EQ_DIMS(8, 6));
-  CHECK_MSG(view == NULL || view->storage == m->storage, "a view of a device tensor: %s", eq_error_message());
+  /* views only relabel: they need no kernel; a reshape that needs a copy
+   * refuses like any op */
+  eq_tensor *view = eq_reshape(eq_transpose(eq_reshape(m, EQ_DIMS(8, 6)), 0, 1), EQ_DIMS(6, 1, 8));
+  CHECK_MSG(view && view->storage == m->storage && view->shape[2] == 8, "views of a device tensor: %s",
+            eq_error_message());
+  eq_error_clear();
+  CHECK(eq_reshape(eq_transpose(m, 0, 1), EQ_DIMS(48)) == NULL && eq_error_code() == EQ_ERR_DEVICE);
   eq_tensor *sl = eq_slice(m, 0, 1, 4, 1);
   CHECK_MSG(sl && sl->storage->device.type == EQ_DEVICE_CUDA, "slice: %s", eq_error_message());
   eq_tensor *all[] = {x, w, m, l, v, q, y, w2, wq, hx, hw, hm, hl, hv, hq, hy, hw1, hw2, hwq};
