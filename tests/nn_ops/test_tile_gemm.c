@@ -1,8 +1,9 @@
 /* The register-tile GEMMs (ops/nn/tile_gemm.c) against a float64
  * reference. eq_nn_small_gemm_f32 (attention's per-head products): every
  * transpose combination, beta 0 (C holds NaN that must not be read) and
- * beta != 0, padded leading dimensions, and sizes around the 16-lane vectors
- * and 6-row tiles (1, 5, 6, 7, 15, 16, 17, 64, 65). eq_nn_tile_gemm_f32
+ * beta != 0, padded leading dimensions (B's padding NaN, and B ending at
+ * its last element), and sizes around the 16-lane vectors and 6-row tiles
+ * (1, 5, 6, 7, 15, 16, 17, 64, 65). eq_nn_tile_gemm_f32
  * (the linear layers): with and without a bias, A transposed or not, past
  * the 192-row blocks, with B large enough to be taken in slices of k, with
  * an addend (a residual) and with an elementwise scale (a slope). */
@@ -23,11 +24,16 @@ static float value(uint64_t i) { /* deterministic values in [-1, 1) */
 static double check_gemm(bool tile, bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, float beta,
                          const float *bias, bool with_addend, bool with_scale) {
   int64_t lda = (ta ? m : k) + 3, ldb = (tb ? k : n) + 5, ldc = n + 2;
-  int64_t arows = ta ? k : m, brows = tb ? n : k;
-  float *a = malloc(sizeof(float) * (size_t)(arows * lda)), *b = malloc(sizeof(float) * (size_t)(brows * ldb));
+  int64_t arows = ta ? k : m, brows = tb ? n : k, bcols = tb ? k : n;
+  /* B ends at its last element (no padding after the last row), so that a
+   * read past it shows under AddressSanitizer, and its padding columns are
+   * NaN: the tiles read B's rows whole, and nothing of the padding may
+   * reach C. */
+  size_t b_floats = (size_t)((brows - 1) * ldb + bcols);
+  float *a = malloc(sizeof(float) * (size_t)(arows * lda)), *b = malloc(sizeof(float) * b_floats);
   float *c = malloc(sizeof(float) * (size_t)(m * ldc)), *c0 = malloc(sizeof(float) * (size_t)(m * ldc));
   for (int64_t i = 0; i < arows * lda; i++) a[i] = value((uint64_t)i);
-  for (int64_t i = 0; i < brows * ldb; i++) b[i] = value((uint64_t)i + 1000003);
+  for (int64_t i = 0; i < (int64_t)b_floats; i++) b[i] = i % ldb < bcols ? value((uint64_t)i + 1000003) : NAN;
   for (int64_t i = 0; i < m * ldc; i++) c0[i] = beta != 0 ? value((uint64_t)i + 7777) : NAN;
   memcpy(c, c0, sizeof(float) * (size_t)(m * ldc));
   /* an addend R (leading dimension ldc, its padding NaN: never read) */
@@ -150,6 +156,7 @@ int main(void) {
     check_tile(ta, 7, 65, 192, 1.0f, 0.0f, true, false, true);
   }
   float one = 1;
-  CHECK(!eq_nn_tile_gemm_f32(false, 0, 4, 4, 1.0f, &one, 4, &one, 4, 0.0f, &one, 4, NULL, NULL, NULL)); /* empty product */
+  CHECK(!eq_nn_tile_gemm_f32(false, 0, 4, 4, 1.0f, &one, 4, &one, 4, 0.0f, &one, 4, NULL, NULL,
+                             NULL)); /* empty product */
   return EQ_TEST_SUMMARY();
 }
