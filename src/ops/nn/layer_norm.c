@@ -1,9 +1,34 @@
 /* eq_layer_norm over the last dim: one row per thread step, two passes over
  * the row in L1. Backward: per-row dx, per-thread partial sums of the weight
- * and bias gradients reduced at the end. */
+ * and bias gradients reduced at the end. float32 rows of a multiple of 16
+ * go to the AVX-512 row kernels (layer_norm_rows.c). */
 #include <math.h>
 
+#include "ops/nn/layer_norm_rows.h"
 #include "ops/nn/nn_common.h"
+
+/* The row kernels for float32 (false: no such kernel, the caller's loops
+ * run); float64 has none. */
+static bool row_fwd_f32(const float *x, const float *w, const float *b, float *y, int64_t D, double eps, double *mean,
+                        double *rstd) {
+  if (!eq_ln_rows_f32_take(D)) return false;
+  eq_ln_row_fwd_f32(x, w, b, y, D, eps, mean, rstd);
+  return true;
+}
+static bool row_fwd_f64(const double *x, const double *w, const double *b, double *y, int64_t D, double eps,
+                        double *mean, double *rstd) {
+  return false;
+}
+static bool row_bwd_f32(const float *x, const float *w, const float *dy, float *dx, bool fresh_dx, double mean,
+                        double rstd, int64_t D, float *dw_acc, float *db_acc) {
+  if (!eq_ln_rows_f32_take(D)) return false;
+  eq_ln_row_bwd_f32(x, w, dy, dx, fresh_dx, (float)mean, (float)rstd, D, dw_acc, db_acc);
+  return true;
+}
+static bool row_bwd_f64(const double *x, const double *w, const double *dy, double *dx, bool fresh_dx, double mean,
+                        double rstd, int64_t D, double *dw_acc, double *db_acc) {
+  return false;
+}
 
 typedef struct ln_ctx {
   int64_t rows, D;
@@ -17,6 +42,7 @@ typedef struct ln_ctx {
     for (int64_t r = 0; r < rows; r++) {                                                                     \
       const T *xr = x + r * D;                                                                               \
       T *yr = y + r * D;                                                                                     \
+      if (row_fwd##SFX(xr, w, b, yr, D, eps, mean + r, rstd + r)) continue;                                  \
       T s = 0;                                                                                               \
       _Pragma("omp simd reduction(+ : s)") for (int64_t i = 0; i < D; i++) s += xr[i];                                                            \
       T m = s / (T)D, q = 0;                                                                                 \
@@ -39,6 +65,7 @@ typedef struct ln_ctx {
       memset(aw, 0, 2 * (size_t)D * sizeof(T));                                                              \
       _Pragma("omp for schedule(static)") for (int64_t r = 0; r < rows; r++) {                              \
         const T *xr = x + r * D, *gr = dy + r * D;                                                           \
+        if (row_bwd##SFX(xr, w, gr, dx ? dx + r * D : NULL, fresh[0], mean[r], rstd[r], D, aw, ab)) continue; \
         T m = (T)mean[r], is = (T)rstd[r], s1 = 0, s2 = 0;                                                   \
         _Pragma("omp simd reduction(+ : s1, s2)") for (int64_t i = 0; i < D; i++) {                         \
           T xh = (xr[i] - m) * is, g = gr[i] * (w ? w[i] : 1);                                               \
