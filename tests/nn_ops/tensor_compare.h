@@ -17,4 +17,12 @@ static inline double worst_rel_diff(const eq_tensor *a, const eq_tensor *b) {
   return worst;
 }
 
+/* Frees a[k] and b[k] for k < n: the two sides of a comparison. */
+static inline void free_tensor_pairs(int n, eq_tensor **a, eq_tensor **b) {
+  for (int k = 0; k < n; k++) {
+    eq_tensor_free(a[k]);
+    eq_tensor_free(b[k]);
+  }
+}
+
 #endif

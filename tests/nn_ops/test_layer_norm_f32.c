@@ -73,10 +73,7 @@ static void check_case(int64_t rows, int64_t D, int affine, bool x_grad, int thr
                 (long long)rows, (long long)D, affine, x_grad, threads, pass, k, e);
     }
   }
-  for (int k = 0; k < N_INPUTS; k++) {
-    eq_tensor_free(a[k]);
-    eq_tensor_free(b[k]);
-  }
+  free_tensor_pairs(N_INPUTS, a, b);
   eq_tensor_free(g);
   eq_tensor_free(g64);
 }

@@ -95,10 +95,7 @@ static void check_case(eq_dtype dt, int64_t rows, int64_t in, int64_t hidden, in
               (long long)rows);
   eq_arena_set_current(prev_arena);
   eq_arena_free(arena);
-  for (int k = 0; k < N_INPUTS; k++) {
-    eq_tensor_free(a[k]);
-    eq_tensor_free(b[k]);
-  }
+  free_tensor_pairs(N_INPUTS, a, b);
   eq_tensor_free(g);
   eq_tensor_free(g64);
 }
