@@ -1,10 +1,11 @@
 /* Layer norm rows in AVX-512 (layer_norm_rows.h). The portable loops in
  * layer_norm.c reduce each row's sums through the stack, element by
- * element, and test the optional weight in the loop; ViT-Tiny's 13 norms
- * took 2.0 % of its training step there, 1.4 % here (perf). Here a row's
- * sums stay in four vector accumulators and reduce in registers. The
- * arithmetic is the portable loops' (two passes for the variance, rstd in
- * double). */
+ * element, and test the optional weight in the loop. Here a row's sums
+ * stay in four vector accumulators and reduce in registers: ViT-Tiny's
+ * norms at [64,65,192], 2 threads, forward 0.077-0.079 -> 0.057 ms,
+ * backward unchanged (nn_ops_bench); their share of its training step
+ * 2.0 -> 1.4-1.8 % (perf). The arithmetic is the portable loops' (two
+ * passes for the variance, rstd in double). */
 #include "ops/nn/layer_norm_rows.h"
 
 #ifdef __AVX512F__
