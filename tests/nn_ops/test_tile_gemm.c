@@ -156,7 +156,7 @@ int main(void) {
     check_tile(ta, 7, 65, 192, 1.0f, 0.0f, true, false, true);
   }
   float one = 1;
-  CHECK(!eq_nn_tile_gemm_f32(false, 0, 4, 4, 1.0f, &one, 4, &one, 4, 0.0f, &one, 4, NULL, NULL,
-                             NULL)); /* empty product */
+  /* an empty product */
+  CHECK(!eq_nn_tile_gemm_f32(false, 0, 4, 4, 1.0f, &one, 4, &one, 4, 0.0f, &one, 4, NULL, NULL, NULL));
   return EQ_TEST_SUMMARY();
 }
