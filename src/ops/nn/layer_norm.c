@@ -11,9 +11,7 @@
  * run); float64 has none. */
 static bool row_fwd_f32(const float *x, const float *w, const float *b, float *y, int64_t D, double eps, double *mean,
                         double *rstd) {
-  if (!eq_ln_rows_f32_take(D)) return false;
-  eq_ln_row_fwd_f32(x, w, b, y, D, eps, mean, rstd);
-  return true;
+  return eq_ln_row_fwd_f32(x, w, b, y, D, eps, mean, rstd);
 }
 static bool row_fwd_f64(const double *x, const double *w, const double *b, double *y, int64_t D, double eps,
                         double *mean, double *rstd) {
@@ -21,9 +19,7 @@ static bool row_fwd_f64(const double *x, const double *w, const double *b, doubl
 }
 static bool row_bwd_f32(const float *x, const float *w, const float *dy, float *dx, bool fresh_dx, double mean,
                         double rstd, int64_t D, float *dw_acc, float *db_acc) {
-  if (!eq_ln_rows_f32_take(D)) return false;
-  eq_ln_row_bwd_f32(x, w, dy, dx, fresh_dx, (float)mean, (float)rstd, D, dw_acc, db_acc);
-  return true;
+  return eq_ln_row_bwd_f32(x, w, dy, dx, fresh_dx, (float)mean, (float)rstd, D, dw_acc, db_acc);
 }
 static bool row_bwd_f64(const double *x, const double *w, const double *dy, double *dx, bool fresh_dx, double mean,
                         double rstd, int64_t D, double *dw_acc, double *db_acc) {
