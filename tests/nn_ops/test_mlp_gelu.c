@@ -4,7 +4,8 @@
  * on tall inputs, where the products run as register tiles split by rows,
  * fc2's backward applies GELU's slope as it stores and the backward runs in
  * blocks of rows) and float64, fresh and accumulating gradients, with and
- * without the biases and the residual, and without recording. float32 sums
+ * without the biases and the residual, without recording, and with zero
+ * rows in the output's gradient (skipped by the backward). float32 sums
  * in another order than the reference's: its tolerance is what float32
  * sums of these 1601 rows reach (the products one layer at a time, in
  * OpenBLAS, differ from the reference by up to 5e-4). */
@@ -40,8 +41,17 @@ static eq_tensor *composed(eq_tensor **t, bool bias, bool res) {
   return res ? eq_linear_add(h, t[W2], bias ? t[B2] : NULL, t[RES]) : eq_linear(h, t[W2], bias ? t[B2] : NULL);
 }
 
-static void check_case(eq_dtype dt, int64_t rows, int64_t in, int64_t hidden, int64_t out, bool bias, bool res,
-                       int threads) {
+/* Which rows of dY are zero: every row live, every fourth row zero (the
+ * backward then runs on the other three in blocks), or one row in 65 live
+ * (a CLS-pooled ViT's last block). */
+typedef enum { ALL_LIVE, FOURTH_ZERO, ONE_IN_65 } dy_rows;
+
+static bool row_is_zero(dy_rows which, int64_t r) {
+  return which == FOURTH_ZERO ? r % 4 == 3 : which == ONE_IN_65 ? r % 65 != 0 : false;
+}
+
+static void check_sparse_case(eq_dtype dt, int64_t rows, int64_t in, int64_t hidden, int64_t out, bool bias, bool res,
+                              int threads, dy_rows which) {
   omp_set_num_threads(threads);
   double tol = dt == EQ_F64 ? 1e-12 : 2e-3;
   const int64_t shapes[N_INPUTS][2] = {{rows, in}, {hidden, in}, {hidden, 0}, {out, hidden}, {out, 0}, {rows, out}};
@@ -54,8 +64,9 @@ static void check_case(eq_dtype dt, int64_t rows, int64_t in, int64_t hidden, in
   }
   eq_tensor *g = eq_empty(dt, EQ_DIMS(rows, out)), *g64 = eq_empty(EQ_F64, EQ_DIMS(rows, out));
   for (int64_t i = 0; i < eq_numel(g); i++) {
-    eq_set_flat(g, i, val(99 + (uint64_t)i));
-    eq_set_flat(g64, i, val(99 + (uint64_t)i));
+    double v = row_is_zero(which, i / out) ? 0.0 : val(99 + (uint64_t)i);
+    eq_set_flat(g, i, v);
+    eq_set_flat(g64, i, v);
   }
   /* The composition's intermediates live in an arena; the leaves and their
    * gradients stay on the heap. */
@@ -100,6 +111,11 @@ static void check_case(eq_dtype dt, int64_t rows, int64_t in, int64_t hidden, in
   eq_tensor_free(g64);
 }
 
+static void check_case(eq_dtype dt, int64_t rows, int64_t in, int64_t hidden, int64_t out, bool bias, bool res,
+                       int threads) {
+  check_sparse_case(dt, rows, in, hidden, out, bias, res, threads, ALL_LIVE);
+}
+
 int main(void) {
   int threads_max = omp_get_max_threads();
   for (int threads = 1; threads <= 3; threads++) {
@@ -114,6 +130,11 @@ int main(void) {
     check_case(EQ_F32, 37, 5, 17, 3, true, false, threads);
     check_case(EQ_F64, 1100, 8, 33, 6, true, true, threads);
     check_case(EQ_F64, 9, 3, 4, 2, false, true, threads);
+    /* dY's zero rows skipped (live_rows.h), the live ones in blocks (1201
+     * of 1601) or one layer at a time (25 of 1601) */
+    check_sparse_case(EQ_F32, 1601, 24, 100, 20, true, true, threads, FOURTH_ZERO);
+    check_sparse_case(EQ_F32, 1601, 24, 100, 20, false, false, threads, ONE_IN_65);
+    check_sparse_case(EQ_F64, 130, 8, 33, 6, true, true, threads, ONE_IN_65);
   }
   omp_set_num_threads(threads_max);
   return EQ_TEST_SUMMARY();

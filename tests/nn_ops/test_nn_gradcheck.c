@@ -38,12 +38,22 @@ static eq_tensor *f_linear_add(eq_tensor *const *in, void *ctx) {
 
 /* residual + fc2(GELU(fc1(x))); ctx 1: no biases, x and the residual
  * transposed views; ctx 2: no residual; ctx 3: the residual is x itself
- * (in == out) */
+ * (in == out). Then the backward on the rows of dY that are not zero
+ * (live_rows.h): ctx 4: only token 0 of each image reaches the output, as
+ * a CLS-pooled ViT's last block; ctx 5: the same with no residual, and x's
+ * gradient already holding token 0's when the MLP's backward adds to it
+ * (in == out); ctx 6: dY all zero. */
 static eq_tensor *f_mlp(eq_tensor *const *in, void *ctx) {
   switch ((int)(intptr_t)ctx) {
   case 1: return eq_mlp_gelu(eq_transpose(in[0], 0, 1), in[1], NULL, in[2], NULL, eq_transpose(in[3], 0, 1));
   case 2: return eq_mlp_gelu(in[0], in[1], in[2], in[3], in[4], NULL);
   case 3: return eq_mlp_gelu(in[0], in[1], in[2], in[3], in[4], in[0]);
+  case 4: return eq_select(eq_mlp_gelu(in[0], in[1], in[2], in[3], in[4], in[5]), 1, 0);
+  case 5: {
+    eq_tensor *y = eq_select(eq_mlp_gelu(in[0], in[1], in[2], in[3], in[4], NULL), 1, 0);
+    return eq_add(y, eq_select(in[0], 1, 0)); /* recorded last: its backward runs first */
+  }
+  case 6: return eq_mul_scalar(eq_mlp_gelu(in[0], in[1], in[2], in[3], in[4], in[5]), 0.0);
   default: return eq_mlp_gelu(in[0], in[1], in[2], in[3], in[4], in[5]);
   }
 }
@@ -255,6 +265,15 @@ int main(void) {
   in[0] = PARAM(26, 3, 4), in[1] = PARAM(27, 6, 4), in[2] = PARAM(28, 6), in[3] = PARAM(29, 4, 6);
   in[4] = PARAM(30, 4);
   check("mlp_gelu, residual is the input", f_mlp, (void *)3, 5, in);
+  in[0] = PARAM(31, 4, 5, 3), in[1] = PARAM(32, 6, 3), in[2] = PARAM(33, 6), in[3] = PARAM(34, 4, 6);
+  in[4] = PARAM(35, 4), in[5] = PARAM(36, 4, 5, 4);
+  check("mlp_gelu, token 0 alone reaches the loss", f_mlp, (void *)4, 6, in);
+  in[0] = PARAM(37, 3, 9, 4), in[1] = PARAM(38, 6, 4), in[2] = PARAM(39, 6), in[3] = PARAM(40, 4, 6);
+  in[4] = PARAM(41, 4);
+  check("mlp_gelu, token 0 alone, x's gradient started", f_mlp, (void *)5, 5, in);
+  in[0] = PARAM(42, 2, 5, 3), in[1] = PARAM(43, 6, 3), in[2] = PARAM(44, 6), in[3] = PARAM(45, 4, 6);
+  in[4] = PARAM(46, 4), in[5] = PARAM(47, 2, 5, 4);
+  check("mlp_gelu, dY zero", f_mlp, (void *)6, 6, in);
 
   /* conv2d */
   const conv_case convs[] = {

@@ -9,6 +9,7 @@
  * the cache. */
 #include "ops/elementwise_internal.h"
 #include "ops/nn/linear_rows.h"
+#include "ops/nn/live_rows.h"
 #include "ops/nn/mlp_backward_blocks.h"
 
 /* The forward's hidden activation H = GELU(x W1^T + b1) and its slope, both
@@ -16,6 +17,63 @@
 typedef struct {
   void *hidden, *slope;
 } mlp_saved;
+
+/* The backward over m rows: dY [m, out], x [m, in], the hidden activation
+ * and slope [m, hidden]; grads x, w1, b1, w2, b2 as eq_nn_grads_for_write
+ * gives them (NULL: not needed). */
+static eq_status backward_rows(eq_dtype dt, int64_t m, int64_t in, int64_t hidden, int64_t out, const void *dy,
+                               const void *x, const void *w1, const void *w2, const void *hid, const void *slope,
+                               void *const *g, const bool *fresh) {
+  if (dt == EQ_F32 && g[0] && g[1] && g[3] && eq_nn_mlp_backward_blocks_apply(m, in, hidden, out)) {
+    eq_nn_mlp_f32 p = {m,      in,   hidden, out,  dy,       x,        w1,       w2,       hid,      slope,
+                       g[0],   g[1], g[2],   g[3], g[4],     fresh[0], fresh[1], fresh[2], fresh[3], fresh[4]};
+    return eq_nn_mlp_backward_blocks_f32(&p);
+  }
+  eq_tensor *dpre = NULL; /* the gradient at fc1's output */
+  if (g[0] || g[1] || g[2]) {
+    dpre = eq_empty(dt, EQ_DIMS(m, hidden));
+    if (!dpre) return eq_error_code();
+  }
+  eq_status st = eq_nn_linear_rows_backward(dt, m, hidden, out, dy, hid, w2, dpre ? eq_data_ptr(dpre) : NULL, true,
+                                            slope, g[3], fresh[3], g[4], fresh[4]);
+  if (!st && dpre)
+    st = eq_nn_linear_rows_backward(dt, m, in, hidden, eq_data_ptr(dpre), x, w1, g[0], fresh[0], NULL, g[1], fresh[1],
+                                    g[2], fresh[2]);
+  eq_tensor_free(dpre);
+  return st;
+}
+
+/* The backward on dY's live rows alone (live_rows.h), k of the m: their
+ * operands gathered, dX scattered back (zero elsewhere). k may be 0. */
+static eq_status backward_live_rows(eq_dtype dt, int64_t m, int64_t k, const int64_t *live, int64_t in,
+                                    int64_t hidden, int64_t out, const void *dy, const void *x, const void *w1,
+                                    const void *w2, const void *hid, const void *slope, void *const *g,
+                                    const bool *fresh) {
+  size_t es = eq_dtype_size(dt);
+  /* dY, x, the hidden activation, the slope and dX of the live rows */
+  char *buf = eq_malloc((size_t)k * (size_t)(out + 2 * in + 2 * hidden) * es + 64);
+  if (!buf) return eq_error_code();
+  char *dyc = buf, *xc = dyc + (size_t)(k * out) * es, *hc = xc + (size_t)(k * in) * es,
+       *sc = hc + (size_t)(k * hidden) * es, *dxc = sc + (size_t)(k * hidden) * es;
+  eq_nn_gather_rows(dy, (size_t)out * es, k, live, dyc);
+  eq_nn_gather_rows(x, (size_t)in * es, k, live, xc);
+  eq_nn_gather_rows(hid, (size_t)hidden * es, k, live, hc);
+  eq_nn_gather_rows(slope, (size_t)hidden * es, k, live, sc);
+  void *gc[5] = {g[0] ? dxc : NULL, g[1], g[2], g[3], g[4]};
+  bool fc[5] = {true, fresh[1], fresh[2], fresh[3], fresh[4]};
+  eq_status st = EQ_OK;
+  if (k > 0) {
+    st = backward_rows(dt, k, in, hidden, out, dyc, xc, w1, w2, hc, sc, gc, fc);
+  } else {
+    /* nothing reaches the weights: fresh gradients are zero */
+    const int64_t sizes[5] = {0, hidden * in, hidden, out * hidden, out};
+    for (int j = 1; j < 5; j++)
+      if (g[j] && fresh[j]) memset(g[j], 0, (size_t)sizes[j] * es);
+  }
+  if (!st && g[0]) eq_nn_scatter_rows(dt, dxc, in, k, live, g[0], m, fresh[0]);
+  eq_free(buf);
+  return st;
+}
 
 static eq_status mlp_backward(eq_node *node) {
   eq_tensor *x = node->inputs[0], *w1 = node->inputs[1], *w2 = node->inputs[3], *dy = node->out->grad;
@@ -26,27 +84,17 @@ static eq_status mlp_backward(eq_node *node) {
   bool fresh[5];
   eq_tensor *g[5]; /* x, w1, b1, w2, b2 */
   if (eq_nn_grads_for_write(node, 5, g, fresh)) return eq_error_code();
-#define PTR(t) ((t) ? eq_data_ptr(t) : NULL)
-  if (dt == EQ_F32 && g[0] && g[1] && g[3] && eq_nn_mlp_backward_blocks_apply(m, in, hidden, out)) {
-    eq_nn_mlp_f32 p = {m, in, hidden, out, eq_data_ptr(dy), eq_data_ptr(x), eq_data_ptr(w1), eq_data_ptr(w2),
-                       sv->hidden, sv->slope, eq_data_ptr(g[0]), eq_data_ptr(g[1]), PTR(g[2]), eq_data_ptr(g[3]),
-                       PTR(g[4]), fresh[0], fresh[1], fresh[2], fresh[3], fresh[4]};
-    eq_status st = eq_nn_mlp_backward_blocks_f32(&p);
-    if (!st && residual) st = eq_grad_pass_through(residual, node);
-    return st;
-  }
-  eq_tensor *dpre = NULL; /* the gradient at fc1's output */
-  if (g[0] || g[1] || g[2]) {
-    dpre = eq_empty(dt, EQ_DIMS(m, hidden));
-    if (!dpre) return eq_error_code();
-  }
-  eq_status st = eq_nn_linear_rows_backward(dt, m, hidden, out, eq_data_ptr(dy), sv->hidden, eq_data_ptr(w2),
-                                            PTR(dpre), true, sv->slope, PTR(g[3]), fresh[3], PTR(g[4]), fresh[4]);
-  if (!st && dpre)
-    st = eq_nn_linear_rows_backward(dt, m, in, hidden, eq_data_ptr(dpre), eq_data_ptr(x), eq_data_ptr(w1), PTR(g[0]),
-                                    fresh[0], NULL, PTR(g[1]), fresh[1], PTR(g[2]), fresh[2]);
-#undef PTR
-  eq_tensor_free(dpre);
+  void *gp[5];
+  for (int j = 0; j < 5; j++) gp[j] = g[j] ? eq_data_ptr(g[j]) : NULL;
+  /* Rows whose dY is zero are skipped when at most 7 in 8 are live: the
+   * gathers cost a few rows' worth of one product. */
+  int64_t limit = m - m / 8, k = m + 1, *live = out > 0 && m >= 8 ? eq_malloc((size_t)(limit + 1) * sizeof *live) : NULL;
+  if (live) k = eq_nn_live_rows(dt, eq_data_ptr(dy), m, out, limit, live);
+  eq_status st = k <= limit ? backward_live_rows(dt, m, k, live, in, hidden, out, eq_data_ptr(dy), eq_data_ptr(x),
+                                                 eq_data_ptr(w1), eq_data_ptr(w2), sv->hidden, sv->slope, gp, fresh)
+                            : backward_rows(dt, m, in, hidden, out, eq_data_ptr(dy), eq_data_ptr(x), eq_data_ptr(w1),
+                                            eq_data_ptr(w2), sv->hidden, sv->slope, gp, fresh);
+  eq_free(live);
   /* after dX is written: the residual may be x itself */
   if (!st && residual) st = eq_grad_pass_through(residual, node);
   return st;

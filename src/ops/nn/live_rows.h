@@ -1,0 +1,28 @@
+/* Row sparsity of a gradient: which rows of an output gradient are not all
+ * zero, and the gathers and scatters that let a backward run on those rows
+ * alone. A row whose output gradient is zero adds nothing to any weight
+ * gradient and gets a zero input gradient, so skipping it is exact. It
+ * arises wherever a loss reads only some tokens: a ViT pooled by its CLS
+ * token sends gradient to one of its last block's 65 rows an image.
+ * Internal to the library. */
+#ifndef EQ_OPS_NN_LIVE_ROWS_H
+#define EQ_OPS_NN_LIVE_ROWS_H
+
+#include "ops/nn/nn_common.h"
+
+/* The rows of g (m rows of n float32 or float64, contiguous) holding a
+ * nonzero element, in order, into idx (room for limit + 1). Zero of either
+ * sign counts as zero; NaN does not. Stops once limit + 1 rows are found
+ * and returns limit + 1: the backward is then run dense. A dense gradient
+ * costs one element a row to scan. */
+int64_t eq_nn_live_rows(eq_dtype dt, const void *g, int64_t m, int64_t n, int64_t limit, int64_t *idx);
+
+/* dst's k rows = src's rows idx[0..k), rows of row_bytes each. */
+void eq_nn_gather_rows(const void *src, size_t row_bytes, int64_t k, const int64_t *idx, void *dst);
+
+/* dst's rows idx[r] get src's row r (k rows of n elements): written when
+ * `fresh` (and every other one of dst's m rows zeroed), else added. */
+void eq_nn_scatter_rows(eq_dtype dt, const void *src, int64_t n, int64_t k, const int64_t *idx, void *dst, int64_t m,
+                        bool fresh);
+
+#endif
