@@ -16,8 +16,8 @@
 typedef struct tile_plan {
   int64_t timg, ntiles;
   int threads;
-  bool direct;
-  int64_t cols, dybuf, per_thread; /* elements */
+  bool direct, tiled_dw;
+  int64_t cols, dybuf, rows, per_thread; /* elements */
   size_t bytes;
 } tile_plan;
 
@@ -39,12 +39,17 @@ static tile_plan plan_tiles(const eq_conv_geom *g, int kind, size_t elem) {
   p.direct = g->kh == 1 && g->kw == 1 && g->sh == 1 && g->sw == 1 && g->ph == 0 && g->pw == 0 && p.timg == 1;
   p.cols = p.direct ? 0 : K * p.timg * L;
   p.dybuf = p.timg > 1 ? g->Co * p.timg * L : 0;
+  /* the float32 weight gradient in the register tiles: the columns (or the
+   * input) transposed, one row a pixel */
+  p.tiled_dw = kind == 2 && elem == sizeof(float) && eq_nn_tile_gemm_available();
+  p.rows = p.tiled_dw ? K * p.timg * L : 0;
   int64_t priv = kind == 2 ? g->Co * K : 0;
   /* 64-byte aligned slices per thread: no false sharing. */
   int64_t align = (int64_t)(64 / elem);
   p.cols = (p.cols + align - 1) / align * align;
   p.dybuf = (p.dybuf + align - 1) / align * align;
-  p.per_thread = p.cols + p.dybuf + (priv + align - 1) / align * align;
+  p.rows = (p.rows + align - 1) / align * align;
+  p.per_thread = p.cols + p.dybuf + p.rows + (priv + align - 1) / align * align;
   p.bytes = (size_t)(p.per_thread * p.threads) * elem + 64;
   return p;
 }
@@ -55,23 +60,28 @@ size_t eq_conv_workspace_bytes(const eq_conv_geom *g, int kind, size_t elem) {
   return plan_tiles(g, kind, elem).bytes;
 }
 
-/* the tiny-map kernels are float32 only */
-#define TINY_MAPS 1
+/* the tiny-map kernels and the register tiles' weight gradient are
+ * float32 only */
+#define FLOAT32_KERNELS 1
 #define T float
 #define SFX _f32
 #define GEMM eq_nn_gemm_f32
+#define GEMM_NN eq_nn_gemm_nn_f32
 #include "ops/nn/conv_kernels.inc"
 #undef T
 #undef SFX
 #undef GEMM
-#undef TINY_MAPS
-#define TINY_MAPS 0
+#undef GEMM_NN
+#undef FLOAT32_KERNELS
+#define FLOAT32_KERNELS 0
 
 #define T double
 #define SFX _f64
 #define GEMM eq_nn_gemm_f64
+#define GEMM_NN eq_nn_gemm_nn_f64
 #include "ops/nn/conv_kernels.inc"
 #undef T
 #undef SFX
 #undef GEMM
-#undef TINY_MAPS
+#undef GEMM_NN
+#undef FLOAT32_KERNELS

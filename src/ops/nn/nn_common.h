@@ -115,6 +115,18 @@ bool eq_nn_tile_gemm_strided_f32(int64_t m, int64_t n, int64_t k, float alpha, c
  * eq_nn_tile_prefetch_drop forgets what is left. No-ops without AVX-512. */
 void eq_nn_tile_prefetch_l2(const void *p, size_t bytes);
 void eq_nn_tile_prefetch_drop(void);
+/* C = op(A) B + beta C with B row-major, A transposed when `ta`: in the
+ * register tiles where they run (single-threaded), else cblas. The float64
+ * spelling is cblas's, for templates over both. */
+static inline void eq_nn_gemm_nn_f32(bool ta, int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
+                                     const float *b, int64_t ldb, float beta, float *c, int64_t ldc) {
+  if (!eq_nn_tile_gemm_f32(ta, m, n, k, 1.0f, a, lda, b, ldb, beta, c, ldc, NULL, NULL, NULL))
+    eq_nn_gemm_f32(ta, false, m, n, k, 1.0f, a, lda, b, ldb, beta, c, ldc);
+}
+static inline void eq_nn_gemm_nn_f64(bool ta, int64_t m, int64_t n, int64_t k, const double *a, int64_t lda,
+                                     const double *b, int64_t ldb, double beta, double *c, int64_t ldc) {
+  eq_nn_gemm_f64(ta, false, m, n, k, 1.0, a, lda, b, ldb, beta, c, ldc);
+}
 /* dst (cols x rows, leading dimension ldd) = src^T (rows x cols, lds). */
 void eq_nn_transpose_f32(int64_t rows, int64_t cols, const float *src, int64_t lds, float *dst, int64_t ldd);
 /* A float32 row stride for n columns that the register tiles read as B:
