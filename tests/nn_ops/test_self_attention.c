@@ -7,7 +7,9 @@
  * in scratch); the rest, float64 and inputs that need no gradient, the
  * ops' kernels in turn. Sizes are ragged against the 16-lane vectors, the
  * 6-row tiles and the blocks of images, and the images do not split evenly
- * over 3 threads; one case has fewer images than threads. A slip in a
+ * over 3 threads; one case has fewer images than threads. Some cases zero
+ * rows of the output's gradient, which the fused output projection skips.
+ * A slip in a
  * block's rows, a head or a thread's share shows as an O(1) difference;
  * the products are summed in other orders, so float32 agrees to rounding
  * only. */
@@ -31,7 +33,20 @@ typedef struct {
   /* the output projection (eq_self_attention), its bias, a residual, the
    * residual being x itself (C == heads * hd) */
   bool proj, proj_bias, residual, residual_is_x;
+  /* rows of the output's gradient that are zero (the backward skips them
+   * in the output projection): none, all but each image's token 0 (a
+   * CLS-pooled ViT's last block), every fourth, or all */
+  enum { DY_DENSE, DY_TOKEN0, DY_FOURTH_ZERO, DY_ZERO } dy_rows;
 } att_case;
+
+static bool dy_row_is_zero(const att_case *k, int64_t row) {
+  switch (k->dy_rows) {
+  case DY_TOKEN0: return row % k->L != 0;
+  case DY_FOURTH_ZERO: return row % 4 == 3;
+  case DY_ZERO: return true;
+  default: return false;
+  }
+}
 
 static eq_tensor *fused(eq_tensor **in, const att_case *k) {
   if (!k->proj) return eq_qkv_attention(in[X], in[WQKV], in[BQKV], k->heads, 0);
@@ -65,6 +80,8 @@ static void check_case(const att_case *k, int threads) {
     in[1][j] = eq_contiguous(in[0][j]);
   }
   eq_tensor *g = eq_rand_normal(k->dt, EQ_DIMS(k->n, k->L, dim), 0, 1, 24, 0);
+  for (int64_t e = 0; e < eq_numel(g); e++)
+    if (dy_row_is_zero(k, e / dim)) eq_set_flat(g, e, 0.0);
   eq_arena_set_current(arena);
   for (int s = 0; s < 2; s++)
     for (int j = 0; j < N_IN; j++)
@@ -126,23 +143,29 @@ int main(void) {
   const att_case cases[] = {
       /* 1625 rows: the fused blocks at 1-3 threads (512 rows a thread);
        * 25 images, blocks of 2, 8/8/9 images a thread */
-      {EQ_F32, 25, 65, 40, 3, 16, true, true, false, false, false, false},
+      {EQ_F32, 25, 65, 40, 3, 16, true, true, false, false, false, false, DY_DENSE},
       /* no bias; 18 tokens (blocks of 8 images), head dim 12 (not a
        * multiple of 16), 1620 rows */
-      {EQ_F32, 90, 18, 24, 2, 12, false, true, false, false, false, false},
+      {EQ_F32, 90, 18, 24, 2, 12, false, true, false, false, false, false, DY_DENSE},
       /* 630 rows: fused on one thread, the separate ops' kernels on more */
-      {EQ_F32, 9, 70, 20, 2, 20, true, true, false, false, false, false},
+      {EQ_F32, 9, 70, 20, 2, 20, true, true, false, false, false, false, DY_DENSE},
       /* x needs no gradient: the separate ops' kernels (the weights still) */
-      {EQ_F32, 25, 65, 40, 3, 16, true, false, false, false, false, false},
-      {EQ_F64, 5, 17, 8, 2, 4, true, true, false, false, false, false},
+      {EQ_F32, 25, 65, 40, 3, 16, true, false, false, false, false, false, DY_DENSE},
+      {EQ_F64, 5, 17, 8, 2, 4, true, true, false, false, false, false, DY_DENSE},
       /* eq_self_attention: the output projection with its bias and a
        * residual; without them; the residual being x; float64 */
-      {EQ_F32, 25, 65, 40, 3, 16, true, true, true, true, true, false},
-      {EQ_F32, 90, 18, 24, 2, 12, false, true, true, false, false, false},
-      {EQ_F32, 26, 65, 48, 3, 16, true, true, true, true, true, true},
-      {EQ_F64, 5, 17, 8, 2, 4, true, true, true, true, true, false},
+      {EQ_F32, 25, 65, 40, 3, 16, true, true, true, true, true, false, DY_DENSE},
+      {EQ_F32, 90, 18, 24, 2, 12, false, true, true, false, false, false, DY_DENSE},
+      {EQ_F32, 26, 65, 48, 3, 16, true, true, true, true, true, true, DY_DENSE},
+      {EQ_F64, 5, 17, 8, 2, 4, true, true, true, true, true, false, DY_DENSE},
       /* 2 images of 1040 tokens: fused, one thread without an image at 3 */
-      {EQ_F32, 2, 1040, 16, 2, 8, true, true, true, true, true, false},
+      {EQ_F32, 2, 1040, 16, 2, 8, true, true, true, true, true, false, DY_DENSE},
+      /* the output projection on dY's live rows (fused blocks): token 0 of
+       * each image, three rows in four, none */
+      {EQ_F32, 25, 65, 40, 3, 16, true, true, true, true, true, false, DY_TOKEN0},
+      {EQ_F32, 26, 65, 48, 3, 16, true, true, true, true, true, true, DY_FOURTH_ZERO},
+      {EQ_F32, 25, 65, 40, 3, 16, true, true, true, true, true, false, DY_ZERO},
+      {EQ_F64, 5, 17, 8, 2, 4, true, true, true, true, true, false, DY_TOKEN0},
   };
   for (int threads = 1; threads <= 3; threads++)
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {

@@ -18,6 +18,7 @@
 #include "ops/nn/attention_internal.h"
 #include "ops/nn/linear_backward_blocks.h"
 #include "ops/nn/linear_rows.h"
+#include "ops/nn/live_rows.h"
 
 /* The node's context: this, then the attention's state (probabilities or
  * log-sum-exp), qkv [m, 3 dim] and, with an output projection, the
@@ -97,19 +98,52 @@ typedef struct {
   bool fresh_dwproj;
 } dqkv_source;
 
+/* Scratch floats a block of `rows` rows needs for the output projection's
+ * backward on dY's live rows (live_rows.h): their indices, dY, the
+ * attention output and dO. */
+static int64_t live_index_floats(int64_t rows) { return (2 * rows + 15) / 16 * 16; }
+static int64_t live_scratch_floats(int64_t rows, int64_t dim) {
+  return live_index_floats(rows) + (3 * rows * dim + 15) / 16 * 16; /* 64-byte multiples */
+}
+
+/* The output projection's backward for a block: dO = dY Wproj into dout,
+ * this thread's share of dWproj and the bias sums. On dY's live rows alone
+ * when at most 7 in 8 are live (a CLS-pooled ViT's last block: 1 row in
+ * 65), dO's other rows zero. */
+static void proj_backward(const dqkv_source *a, int64_t r0, int64_t rows, float *dout, float *live_ws) {
+  const self_att *s = a->s;
+  const int64_t dim = s->dim, limit = rows - rows / 8;
+  const int t = omp_get_thread_num();
+  const float *dy = a->dy + r0 * dim, *o = (const float *)s->o + r0 * dim;
+  const float beta_w = a->started[t] || (t == 0 && !a->fresh_dwproj) ? 1.0f : 0.0f;
+  int64_t *live = (int64_t *)live_ws, k = rows >= 8 ? eq_nn_live_rows(EQ_F32, dy, rows, dim, limit, live) : rows;
+  if (k > limit) {
+    eq_nn_linear_block_backward_f32(rows, dim, dim, dy, dim, o, a->wproj, dim, dout, 0.0f, a->dwproj[t], beta_w,
+                                    a->db_sums[t]);
+    a->started[t] = true;
+    return;
+  }
+  float *dyc = live_ws + live_index_floats(rows), *oc = dyc + rows * dim, *doutc = oc + rows * dim;
+  eq_nn_gather_rows(dy, (size_t)dim * sizeof(float), k, live, dyc);
+  eq_nn_gather_rows(o, (size_t)dim * sizeof(float), k, live, oc);
+  if (k > 0) {
+    eq_nn_linear_block_backward_f32(k, dim, dim, dyc, dim, oc, a->wproj, dim, doutc, 0.0f, a->dwproj[t], beta_w,
+                                    a->db_sums[t]);
+    a->started[t] = true; /* else its share stays unwritten, zeroed at the end */
+  }
+  eq_nn_scatter_rows(EQ_F32, doutc, dim, k, live, dout, rows, true);
+}
+
 static const float *dqkv_rows(const eq_nn_dy_rows *src, int64_t r0, int64_t rows, float *scratch, int64_t *ld) {
   const dqkv_source *a = src->ctx;
   const self_att *s = a->s;
   const int64_t out = 3 * s->dim, heads = s->att.lead_shape[1], hd = s->dim / heads, img0 = r0 / s->L;
   static const bool fresh[3] = {true, true, true};
-  float *dqkv = scratch, *dout = scratch + rows * out, *att_ws = dout + rows * s->dim;
+  float *dqkv = scratch, *dout = scratch + rows * out, *live_ws = dout + rows * s->dim,
+        *att_ws = live_ws + live_scratch_floats(rows, s->dim);
   const float *qkv = s->qkv, *dy = a->dy + r0 * s->dim;
   if (s->proj) {
-    int t = omp_get_thread_num();
-    eq_nn_linear_block_backward_f32(rows, s->dim, s->dim, dy, s->dim, (const float *)s->o + r0 * s->dim, a->wproj,
-                                    s->dim, dout, 0.0f, a->dwproj[t],
-                                    a->started[t] || (t == 0 && !a->fresh_dwproj) ? 1.0f : 0.0f, a->db_sums[t]);
-    a->started[t] = true;
+    proj_backward(a, r0, rows, dout, live_ws);
   } else {
     dout = (float *)dy;
   }
@@ -165,7 +199,8 @@ static eq_status backward_blocks(const self_att *s, eq_node *node, eq_tensor *co
   }
   dqkv_source a = {s, eq_data_ptr(node->out->grad), PTR(in[IN_WPROJ]), dwproj, db_sums, started, fresh[IN_WPROJ]};
   /* per thread: a block's d(qkv), its dO (with a projection) and the attention's scratch */
-  size_t scratch = (size_t)(group * s->L * 4 * s->dim) + eq_nn_att_scratch(&s->att, 2);
+  size_t scratch = (size_t)(group * s->L * 4 * s->dim + live_scratch_floats(group * s->L, s->dim)) +
+                   eq_nn_att_scratch(&s->att, 2);
   eq_nn_dy_rows src = {dqkv_rows, dqkv_next, &a, NULL, scratch, s->L, group};
   eq_status st = eq_nn_linear_backward_rows_f32(
       s->n * s->L, s->in, 3 * s->dim, &src, eq_data_ptr(in[IN_X]), eq_data_ptr(in[IN_WQKV]), eq_data_ptr(g[IN_X]),
