@@ -166,6 +166,9 @@ int main(void) {
       {EQ_F32, 26, 65, 48, 3, 16, true, true, true, true, true, true, DY_FOURTH_ZERO},
       {EQ_F32, 25, 65, 40, 3, 16, true, true, true, true, true, false, DY_ZERO},
       {EQ_F64, 5, 17, 8, 2, 4, true, true, true, true, true, false, DY_TOKEN0},
+      /* 5 tokens, blocks of 26 images: each thread's last block is one
+       * image, 5 rows (dense: too few to look for live ones) */
+      {EQ_F32, 209, 5, 24, 2, 12, true, true, true, true, true, false, DY_TOKEN0},
   };
   for (int threads = 1; threads <= 3; threads++)
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {

@@ -14,7 +14,7 @@
  * nonzero element, in order, into idx (room for limit + 1). Zero of either
  * sign counts as zero; NaN does not. Stops once limit + 1 rows are found
  * and returns limit + 1: the backward is then run dense. A dense gradient
- * costs one element a row to scan. */
+ * costs one 64-byte chunk a row to scan. */
 int64_t eq_nn_live_rows(eq_dtype dt, const void *g, int64_t m, int64_t n, int64_t limit, int64_t *idx);
 
 /* dst's k rows = src's rows idx[0..k), rows of row_bytes each. */

@@ -88,8 +88,12 @@ static eq_status mlp_backward(eq_node *node) {
   for (int j = 0; j < 5; j++) gp[j] = g[j] ? eq_data_ptr(g[j]) : NULL;
   /* Rows whose dY is zero are skipped when at most 7 in 8 are live: the
    * gathers cost a few rows' worth of one product. */
-  int64_t limit = m - m / 8, k = m + 1, *live = out > 0 && m >= 8 ? eq_malloc((size_t)(limit + 1) * sizeof *live) : NULL;
-  if (live) k = eq_nn_live_rows(dt, eq_data_ptr(dy), m, out, limit, live);
+  int64_t limit = m - m / 8, k = limit + 1, *live = NULL;
+  if (out > 0 && m >= 8) { /* under 8 rows the limit is every row */
+    live = eq_malloc((size_t)(limit + 1) * sizeof *live);
+    if (!live) return eq_error_code();
+    k = eq_nn_live_rows(dt, eq_data_ptr(dy), m, out, limit, live);
+  }
   eq_status st = k <= limit ? backward_live_rows(dt, m, k, live, in, hidden, out, eq_data_ptr(dy), eq_data_ptr(x),
                                                  eq_data_ptr(w1), eq_data_ptr(w2), sv->hidden, sv->slope, gp, fresh)
                             : backward_rows(dt, m, in, hidden, out, eq_data_ptr(dy), eq_data_ptr(x), eq_data_ptr(w1),

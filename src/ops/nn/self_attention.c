@@ -116,7 +116,9 @@ static void proj_backward(const dqkv_source *a, int64_t r0, int64_t rows, float 
   const int t = omp_get_thread_num();
   const float *dy = a->dy + r0 * dim, *o = (const float *)s->o + r0 * dim;
   const float beta_w = a->started[t] || (t == 0 && !a->fresh_dwproj) ? 1.0f : 0.0f;
-  int64_t *live = (int64_t *)live_ws, k = rows >= 8 ? eq_nn_live_rows(EQ_F32, dy, rows, dim, limit, live) : rows;
+  /* under 8 rows (a thread's last block of one short image) the limit is
+   * every row: run those dense */
+  int64_t *live = (int64_t *)live_ws, k = rows >= 8 ? eq_nn_live_rows(EQ_F32, dy, rows, dim, limit, live) : limit + 1;
   if (k > limit) {
     eq_nn_linear_block_backward_f32(rows, dim, dim, dy, dim, o, a->wproj, dim, dout, 0.0f, a->dwproj[t], beta_w,
                                     a->db_sums[t]);
