@@ -83,12 +83,13 @@ static void run_backward_weight(const eq_conv_geom *g, const eq_tensor *x, const
 /* Reserves the largest workspace any of the kernels will ask for, so they
  * cannot fail half-way. */
 static eq_status reserve(const char *op, const eq_conv_geom *g, size_t elem) {
-  size_t need = 0;
+  size_t need = 0, need_each = 0;
   for (int k = 0; k < 3; k++) {
-    size_t b = eq_conv_workspace_bytes(g, k, elem);
+    size_t b = eq_conv_workspace_bytes(g, k, elem), t = eq_conv_thread_workspace_bytes(g, k, elem);
     if (b > need) need = b;
+    if (t > need_each) need_each = t;
   }
-  if (!eq_nn_workspace(need)) {
+  if (!eq_nn_workspace(need) || !eq_nn_thread_workspaces(need_each, omp_get_max_threads())) {
     eq_error_context("%s: ", op);
     return eq_error_code();
   }

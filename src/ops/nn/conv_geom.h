@@ -24,9 +24,11 @@ void eq_conv_backward_weight_f32(const eq_conv_geom *g, const float *x, const fl
 void eq_conv_forward_f64(const eq_conv_geom *g, const double *x, const double *w, double *y, int accumulate);
 void eq_conv_backward_data_f64(const eq_conv_geom *g, const double *dy, const double *w, double *dx);
 void eq_conv_backward_weight_f64(const eq_conv_geom *g, const double *x, const double *dy, double *dw);
-/* Workspace bytes each kernel needs (eq_nn_workspace), so the op can fail
- * cleanly before starting. */
+/* Workspace bytes each kernel needs, shared (eq_nn_workspace) and on each
+ * thread (eq_nn_thread_workspace), so the op can fail cleanly before
+ * starting. */
 size_t eq_conv_workspace_bytes(const eq_conv_geom *g, int kind, size_t elem);
+size_t eq_conv_thread_workspace_bytes(const eq_conv_geom *g, int kind, size_t elem);
 
 /* Which algorithm the kernels above use for the convolutions Winograd can
  * do (3x3, stride 1, undilated, ungrouped, padding <= 2): EQ_CONV_AUTO picks
@@ -41,6 +43,7 @@ extern int eq_conv_algo;
 extern size_t eq_conv_wino_block_bytes;
 bool eq_conv_winograd_applies(const eq_conv_geom *g);
 size_t eq_conv_wino_workspace_bytes(const eq_conv_geom *g, int kind, size_t elem);
+size_t eq_conv_wino_thread_workspace_bytes(const eq_conv_geom *g, int kind, size_t elem);
 void eq_conv_wino_forward_f32(const eq_conv_geom *g, const float *x, const float *w, float *y, int accumulate);
 void eq_conv_wino_backward_data_f32(const eq_conv_geom *g, const float *dy, const float *w, float *dx);
 void eq_conv_wino_backward_weight_f32(const eq_conv_geom *g, const float *x, const float *dy, float *dw);

@@ -18,7 +18,9 @@ typedef struct tile_plan {
   int threads;
   bool direct, tiled_dw;
   int64_t cols, dybuf, rows, per_thread; /* elements */
-  size_t bytes;
+  /* shared (the weight gradient's, whose shares thread 0 adds up) or each
+   * thread's own (forward, data gradient: eq_nn_thread_workspace) */
+  size_t bytes, thread_bytes;
 } tile_plan;
 
 /* Columns per GEMM worth aiming for: below ~256 OpenBLAS's kernels run far
@@ -50,7 +52,8 @@ static tile_plan plan_tiles(const eq_conv_geom *g, int kind, size_t elem) {
   p.dybuf = (p.dybuf + align - 1) / align * align;
   p.rows = (p.rows + align - 1) / align * align;
   p.per_thread = p.cols + p.dybuf + p.rows + (priv + align - 1) / align * align;
-  p.bytes = (size_t)(p.per_thread * p.threads) * elem + 64;
+  p.bytes = kind == 2 ? (size_t)(p.per_thread * p.threads) * elem + 64 : 0;
+  p.thread_bytes = kind == 2 ? 0 : (size_t)p.per_thread * elem;
   return p;
 }
 
@@ -58,6 +61,12 @@ size_t eq_conv_workspace_bytes(const eq_conv_geom *g, int kind, size_t elem) {
   if (elem == sizeof(float) && eq_conv_tiny_maps_applies(g)) return eq_conv_tiny_maps_workspace_bytes(g, kind);
   if (eq_conv_winograd_applies(g)) return eq_conv_wino_workspace_bytes(g, kind, elem);
   return plan_tiles(g, kind, elem).bytes;
+}
+
+size_t eq_conv_thread_workspace_bytes(const eq_conv_geom *g, int kind, size_t elem) {
+  if (elem == sizeof(float) && eq_conv_tiny_maps_applies(g)) return 0;
+  if (eq_conv_winograd_applies(g)) return eq_conv_wino_thread_workspace_bytes(g, kind, elem);
+  return plan_tiles(g, kind, elem).thread_bytes;
 }
 
 /* the tiny-map kernels and the register tiles' weight gradient are

@@ -60,6 +60,8 @@ typedef struct wino_plan {
   int64_t slab, nslabs, tb;                 /* output channels per slab, tiles per block */
   bool shared_u;                            /* weights transformed once for all blocks */
   int64_t xt_elems, dyt_elems;              /* the maps rearranged for the lanes */
+  int64_t own_in_elems, own_dy_elems;       /* by tiles: a thread's share of them */
+  size_t thread_bytes;                      /* each thread's own scratch (eq_nn_thread_workspace) */
   int64_t v_elems, u_elems, m_elems;        /* buffer sizes, elements */
   size_t bytes;
 } wino_plan;
@@ -138,11 +140,16 @@ static wino_plan wino_plan_for(const eq_conv_geom *g, int kind, size_t elem) {
     int64_t nblocks = (tiles + p.tb - 1) / p.tb;
     p.tb = (tiles / VL + nblocks - 1) / nblocks * VL;
   }
-  const int64_t n_lanes = (g->N + VL - 1) / VL * VL;
+  const int64_t n_lanes = (g->N + VL - 1) / VL * VL, own_lanes = (ngroups + p.threads - 1) / p.threads * VL;
   p.xt_elems = n_lanes * cin * mp->H * mp->W;
-  int64_t total;
+  p.own_in_elems = own_lanes * cin * mp->H * mp->W;
+  /* In the shared workspace: what more than one thread reads. In each
+   * thread's own (eq_nn_thread_workspace): what only it touches, by tiles
+   * its lanes, V and M (or the transformed output gradient), else M. */
+  int64_t total, own;
   if (kind == 2) {
     p.dyt_elems = n_lanes * g->Co * g->Ho * g->Wo;
+    p.own_dy_elems = own_lanes * g->Co * g->Ho * g->Wo;
     p.v_elems = a2 * (g->C * p.tb + WINO_XI_PAD);
     p.m_elems = a2 * (g->Co * p.tb + WINO_XI_PAD); /* the transformed output gradient */
     p.u_elems = a2 * (p.slab * g->C + WINO_XI_PAD);
@@ -150,7 +157,8 @@ static wino_plan wino_plan_for(const eq_conv_geom *g, int kind, size_t elem) {
      * all of them across blocks, all of them per thread by tiles */
     int64_t all = a2 * (g->Co * g->C + WINO_XI_PAD);
     int64_t acc = p.by_tiles ? p.threads * all : p.tb >= mp->ntiles ? p.threads * p.u_elems : all;
-    total = p.xt_elems + p.dyt_elems + (p.by_tiles ? p.threads : 1) * (p.v_elems + p.m_elems) + acc;
+    total = p.by_tiles ? acc : p.xt_elems + p.dyt_elems + p.v_elems + p.m_elems + acc;
+    own = p.by_tiles ? p.own_in_elems + p.own_dy_elems + p.v_elems + p.m_elems : 0;
   } else {
     p.v_elems = a2 * (cin * p.tb + WINO_XI_PAD);
     p.m_elems = a2 * (p.slab * p.tb + WINO_XI_PAD);
@@ -158,15 +166,20 @@ static wino_plan wino_plan_for(const eq_conv_geom *g, int kind, size_t elem) {
      * once per block (slab s at s * a2 * slab * cin). */
     p.shared_u = p.by_tiles || p.tb < mp->ntiles;
     p.u_elems = a2 * (p.slab * cin + WINO_XI_PAD) * (p.shared_u ? p.nslabs : 1);
-    total = p.xt_elems + (p.by_tiles ? p.threads : 1) * p.v_elems + (p.shared_u ? p.u_elems : p.threads * p.u_elems) +
-            p.threads * p.m_elems;
+    total = p.by_tiles ? p.u_elems : p.xt_elems + p.v_elems + (p.shared_u ? p.u_elems : p.threads * p.u_elems);
+    own = p.by_tiles ? p.own_in_elems + p.v_elems + p.m_elems : p.m_elems;
   }
   p.bytes = (size_t)total * elem + 64;
+  p.thread_bytes = (size_t)own * elem;
   return p;
 }
 
 size_t eq_conv_wino_workspace_bytes(const eq_conv_geom *g, int kind, size_t elem) {
   return wino_plan_for(g, kind, elem).bytes;
+}
+
+size_t eq_conv_wino_thread_workspace_bytes(const eq_conv_geom *g, int kind, size_t elem) {
+  return wino_plan_for(g, kind, elem).thread_bytes;
 }
 
 #if defined(__AVX512F__)

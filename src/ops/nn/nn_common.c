@@ -18,6 +18,30 @@ void *eq_nn_workspace(size_t bytes) {
   return p;
 }
 
+static _Thread_local void *thread_ws_ptr;
+static _Thread_local size_t thread_ws_size;
+
+void *eq_nn_thread_workspace(size_t bytes) {
+  if (bytes <= thread_ws_size && thread_ws_ptr) return thread_ws_ptr;
+  size_t want = thread_ws_size * 2 > bytes ? thread_ws_size * 2 : bytes < 64 ? 64 : bytes;
+  void *p = eq_malloc(want);
+  if (!p) return NULL;
+  eq_free(thread_ws_ptr);
+  thread_ws_ptr = p;
+  thread_ws_size = want;
+  return p;
+}
+
+bool eq_nn_thread_workspaces(size_t bytes, int threads) {
+  if (bytes == 0) return true;
+  bool ok = true;
+#pragma omp parallel num_threads(threads) reduction(&& : ok)
+  ok = eq_nn_thread_workspace(bytes) != NULL;
+  /* errors are per thread: say it on this one */
+  if (!ok) eq_error(EQ_ERR_MEMORY, "out of memory for %zu bytes of scratch on each of %d threads", bytes, threads);
+  return ok;
+}
+
 eq_status eq_nn_check(const char *op, const char *what, const eq_tensor *t, int ndim, int dtype) {
   if (!t) return eq_error(EQ_ERR_VALUE, "%s: %s is NULL", op, what);
   if (eq_require_cpu(op, t)) return eq_error_code();
