@@ -20,15 +20,33 @@ void *eq_nn_workspace(size_t bytes) {
 
 static _Thread_local void *thread_ws_ptr;
 static _Thread_local size_t thread_ws_size;
+/* Every thread's block, freed at exit: OpenMP's pool threads outlive main,
+ * so their thread-local pointers would otherwise be leaks. */
+enum { MAX_THREAD_WORKSPACES = 1024 };
+static void *thread_ws_blocks[MAX_THREAD_WORKSPACES];
+static int thread_ws_count;
+static _Thread_local int thread_ws_slot = -1;
+
+static void free_thread_workspaces(void) {
+  for (int i = 0; i < thread_ws_count; i++) eq_free(thread_ws_blocks[i]);
+}
 
 void *eq_nn_thread_workspace(size_t bytes) {
   if (bytes <= thread_ws_size && thread_ws_ptr) return thread_ws_ptr;
   size_t want = thread_ws_size * 2 > bytes ? thread_ws_size * 2 : bytes < 64 ? 64 : bytes;
   void *p = eq_malloc(want);
   if (!p) return NULL;
+  if (thread_ws_slot < 0) {
+#pragma omp critical(eq_nn_thread_workspace)
+    {
+      if (thread_ws_count == 0) atexit(free_thread_workspaces);
+      if (thread_ws_count < MAX_THREAD_WORKSPACES) thread_ws_slot = thread_ws_count++;
+    }
+  }
   eq_free(thread_ws_ptr);
   thread_ws_ptr = p;
   thread_ws_size = want;
+  if (thread_ws_slot >= 0) thread_ws_blocks[thread_ws_slot] = p;
   return p;
 }
 
