@@ -21,14 +21,17 @@ ROW_IS_LIVE(uint32_t, 0x80000000u)
 ROW_IS_LIVE(uint64_t, 0x8000000000000000ull)
 #undef ROW_IS_LIVE
 
-int64_t eq_nn_live_rows(eq_dtype dt, const void *g, int64_t m, int64_t n, int64_t limit, int64_t *idx) {
+int64_t eq_nn_live_rows(eq_dtype dt, const void *g, int64_t m, int64_t n, int64_t *idx) {
+  /* under 8 rows, 7 in 8 would be every row */
+  const int64_t limit = eq_nn_live_rows_room(m) - 1;
+  if (m < 8) return -1;
   int64_t k = 0;
   for (int64_t r = 0; r < m && k <= limit; r++) {
     bool live = dt == EQ_F32 ? row_is_live_uint32_t((const uint32_t *)g + r * n, n)
                              : row_is_live_uint64_t((const uint64_t *)g + r * n, n);
     if (live) idx[k++] = r;
   }
-  return k;
+  return k > limit ? -1 : k;
 }
 
 void eq_nn_gather_rows(const void *src, size_t row_bytes, int64_t k, const int64_t *idx, void *dst) {

@@ -11,11 +11,14 @@
 #include "ops/nn/nn_common.h"
 
 /* The rows of g (m rows of n float32 or float64, contiguous) holding a
- * nonzero element, in order, into idx (room for limit + 1). Zero of either
- * sign counts as zero; NaN does not. Stops once limit + 1 rows are found
- * and returns limit + 1: the backward is then run dense. A dense gradient
- * costs one 64-byte chunk a row to scan. */
-int64_t eq_nn_live_rows(eq_dtype dt, const void *g, int64_t m, int64_t n, int64_t limit, int64_t *idx);
+ * nonzero element, in order, into idx (room for eq_nn_live_rows_room(m)),
+ * and their count; -1 when the products are better run on all m rows: at
+ * least 8 rows and at most 7 in 8 live are worth the gathers. Zero of
+ * either sign counts as zero; NaN does not. The scan stops once too many
+ * rows are live, so a dense gradient costs one 64-byte chunk a row. n may
+ * be 0 (no row is live). */
+int64_t eq_nn_live_rows(eq_dtype dt, const void *g, int64_t m, int64_t n, int64_t *idx);
+static inline int64_t eq_nn_live_rows_room(int64_t m) { return m - m / 8 + 1; }
 
 /* dst's k rows = src's rows idx[0..k), rows of row_bytes each. */
 void eq_nn_gather_rows(const void *src, size_t row_bytes, int64_t k, const int64_t *idx, void *dst);

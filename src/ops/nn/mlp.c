@@ -51,7 +51,7 @@ static eq_status backward_live_rows(eq_dtype dt, int64_t m, int64_t k, const int
                                     const bool *fresh) {
   size_t es = eq_dtype_size(dt);
   /* dY, x, the hidden activation, the slope and dX of the live rows */
-  char *buf = eq_malloc((size_t)k * (size_t)(out + 2 * in + 2 * hidden) * es + 64);
+  char *buf = eq_malloc((size_t)k * (size_t)(out + 2 * in + 2 * hidden) * es);
   if (!buf) return eq_error_code();
   char *dyc = buf, *xc = dyc + (size_t)(k * out) * es, *hc = xc + (size_t)(k * in) * es,
        *sc = hc + (size_t)(k * hidden) * es, *dxc = sc + (size_t)(k * hidden) * es;
@@ -86,15 +86,11 @@ static eq_status mlp_backward(eq_node *node) {
   if (eq_nn_grads_for_write(node, 5, g, fresh)) return eq_error_code();
   void *gp[5];
   for (int j = 0; j < 5; j++) gp[j] = g[j] ? eq_data_ptr(g[j]) : NULL;
-  /* Rows whose dY is zero are skipped when at most 7 in 8 are live: the
-   * gathers cost a few rows' worth of one product. */
-  int64_t limit = m - m / 8, k = limit + 1, *live = NULL;
-  if (out > 0 && m >= 8) { /* under 8 rows the limit is every row */
-    live = eq_malloc((size_t)(limit + 1) * sizeof *live);
-    if (!live) return eq_error_code();
-    k = eq_nn_live_rows(dt, eq_data_ptr(dy), m, out, limit, live);
-  }
-  eq_status st = k <= limit ? backward_live_rows(dt, m, k, live, in, hidden, out, eq_data_ptr(dy), eq_data_ptr(x),
+  /* rows whose dY is zero are skipped (live_rows.h) */
+  int64_t *live = eq_malloc((size_t)eq_nn_live_rows_room(m) * sizeof *live);
+  if (!live) return eq_error_code();
+  int64_t k = eq_nn_live_rows(dt, eq_data_ptr(dy), m, out, live);
+  eq_status st = k >= 0 ? backward_live_rows(dt, m, k, live, in, hidden, out, eq_data_ptr(dy), eq_data_ptr(x),
                                                  eq_data_ptr(w1), eq_data_ptr(w2), sv->hidden, sv->slope, gp, fresh)
                             : backward_rows(dt, m, in, hidden, out, eq_data_ptr(dy), eq_data_ptr(x), eq_data_ptr(w1),
                                             eq_data_ptr(w2), sv->hidden, sv->slope, gp, fresh);

@@ -50,14 +50,23 @@ void *eq_nn_thread_workspace(size_t bytes) {
   return p;
 }
 
+/* What this (calling) thread's team has reserved: the blocks only grow and
+ * the pool's threads stay, so a reservation that fits needs no region. */
+static _Thread_local size_t team_reserved;
+static _Thread_local int team_threads;
+
 bool eq_nn_thread_workspaces(size_t bytes, int threads) {
-  if (bytes == 0) return true;
+  if (bytes == 0 || (bytes <= team_reserved && threads == team_threads)) return true;
   bool ok = true;
 #pragma omp parallel num_threads(threads) reduction(&& : ok)
   ok = eq_nn_thread_workspace(bytes) != NULL;
   /* errors are per thread: say it on this one */
-  if (!ok) eq_error(EQ_ERR_MEMORY, "out of memory for %zu bytes of scratch on each of %d threads", bytes, threads);
-  return ok;
+  if (!ok) {
+    eq_error(EQ_ERR_MEMORY, "out of memory for %zu bytes of scratch on each of %d threads", bytes, threads);
+    return false;
+  }
+  team_reserved = bytes, team_threads = threads;
+  return true;
 }
 
 eq_status eq_nn_check(const char *op, const char *what, const eq_tensor *t, int ndim, int dtype) {

@@ -101,25 +101,23 @@ typedef struct {
 /* Scratch floats a block of `rows` rows needs for the output projection's
  * backward on dY's live rows (live_rows.h): their indices, dY, the
  * attention output and dO. */
-static int64_t live_index_floats(int64_t rows) { return (2 * rows + 15) / 16 * 16; }
+static int64_t live_index_floats(int64_t rows) { return (2 * eq_nn_live_rows_room(rows) + 15) / 16 * 16; }
 static int64_t live_scratch_floats(int64_t rows, int64_t dim) {
   return live_index_floats(rows) + (3 * rows * dim + 15) / 16 * 16; /* 64-byte multiples */
 }
 
 /* The output projection's backward for a block: dO = dY Wproj into dout,
- * this thread's share of dWproj and the bias sums. On dY's live rows alone
- * when at most 7 in 8 are live (a CLS-pooled ViT's last block: 1 row in
- * 65), dO's other rows zero. */
+ * this thread's share of dWproj and the bias sums; on dY's live rows alone
+ * where live_rows.h finds few enough (a CLS-pooled ViT's last block: 1 row
+ * in 65), dO's other rows zero. */
 static void proj_backward(const dqkv_source *a, int64_t r0, int64_t rows, float *dout, float *live_ws) {
   const self_att *s = a->s;
-  const int64_t dim = s->dim, limit = rows - rows / 8;
+  const int64_t dim = s->dim;
   const int t = omp_get_thread_num();
   const float *dy = a->dy + r0 * dim, *o = (const float *)s->o + r0 * dim;
   const float beta_w = a->started[t] || (t == 0 && !a->fresh_dwproj) ? 1.0f : 0.0f;
-  /* under 8 rows (a thread's last block of one short image) the limit is
-   * every row: run those dense */
-  int64_t *live = (int64_t *)live_ws, k = rows >= 8 ? eq_nn_live_rows(EQ_F32, dy, rows, dim, limit, live) : limit + 1;
-  if (k > limit) {
+  int64_t *live = (int64_t *)live_ws, k = eq_nn_live_rows(EQ_F32, dy, rows, dim, live);
+  if (k < 0) {
     eq_nn_linear_block_backward_f32(rows, dim, dim, dy, dim, o, a->wproj, dim, dout, 0.0f, a->dwproj[t], beta_w,
                                     a->db_sums[t]);
     a->started[t] = true;
