@@ -4,7 +4,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 
 #include "dnd/dnd_internal.h"
 
@@ -104,20 +103,8 @@ eq_dnd *dnd_new(eq_dtype dtype, int ndim, const int64_t *shape, int split, const
     free(x);
     return NULL;
   }
-  dnd_advise_huge(x->local);
   return x;
 }
-
-void dnd_advise_huge_ptr(void *p, size_t bytes) {
-  /* Large blocks on transparent huge pages (as NumPy does): 512x fewer page
-   * faults on first touch, which otherwise dominate copies and resplits. */
-  if (!p || bytes < ((size_t)4 << 20)) return;
-  uintptr_t lo = ((uintptr_t)p + 4095) & ~(uintptr_t)4095;
-  uintptr_t hi = ((uintptr_t)p + bytes) & ~(uintptr_t)4095;
-  if (hi > lo) madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
-}
-
-void dnd_advise_huge(eq_tensor *t) { dnd_advise_huge_ptr(t->storage->data, t->storage->nbytes); }
 
 void eq_dnd_free(eq_dnd *x) {
   if (!x) return;
@@ -177,7 +164,6 @@ eq_tensor *dnd_materialize(eq_tensor *view) {
   eq_arena *prev = eq_arena_set_current(NULL);
   eq_tensor *t = eq_empty(view->dtype, view->ndim, view->shape);
   eq_arena_set_current(prev);
-  if (t) dnd_advise_huge(t);
   if (t && eq_copy_(t, view)) {
     eq_tensor_free(t);
     t = NULL;

@@ -23,9 +23,6 @@ void dnd_balanced_counts(int64_t n, int P, int64_t *counts);
 bool dnd_same_layout(const eq_dnd *a, const eq_dnd *b);
 /* A contiguous heap copy of a (possibly strided) view; frees the view. */
 eq_tensor *dnd_materialize(eq_tensor *view);
-/* madvise(MADV_HUGEPAGE) for a large, not yet touched block. */
-void dnd_advise_huge(eq_tensor *t);
-void dnd_advise_huge_ptr(void *p, size_t bytes);
 /* Returns NULL with `msg` when x is NULL (for chaining). */
 const char *dnd_name(const eq_dnd *x, char *buf, size_t cap);
 eq_status dnd_check_axis(const char *op, const eq_dnd *x, int axis, int *out);

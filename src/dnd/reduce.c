@@ -423,10 +423,9 @@ static eq_dnd *reduce(const char *name, const eq_dnd *x, int axis, bool keepdims
         }
     if (across) st = eq_comm_allreduce(x->comm, b, m, EQ_U8, kind == R_ALL ? EQ_REDUCE_MIN : EQ_REDUCE_MAX);
   } else if (kind == R_MEAN || kind == R_VAR) {
-    moments *mo = malloc(sizeof(moments) * (size_t)(m ? m : 1));
+    moments *mo = eq_malloc(sizeof(moments) * (size_t)(m ? m : 1)); /* large: on huge pages */
     acc = mo;
     if (!mo) goto oom;
-    dnd_advise_huge_ptr(mo, sizeof(moments) * (size_t)m);
     if (n == 0)
       for (int64_t k = 0; k < m; k++) mo[k] = (moments){0, 0, 0};
     else

@@ -3,6 +3,7 @@
 #include "equivar/core.h"
 
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 static void test_errors(void) {
@@ -73,9 +74,49 @@ static void test_philox(void) {
   for (int k = 0; k < 5; k++) CHECK_CLOSE(counts[k], 10000, 0.05, 0);
 }
 
+/* Whether the mapping holding p carries MADV_HUGEPAGE ("hg" in its
+ * VmFlags); -1 where /proc/self/smaps cannot tell. */
+static int advised_huge(const void *p) {
+  FILE *f = fopen("/proc/self/smaps", "r");
+  if (!f) return -1;
+  char line[512];
+  int inside = 0, found = -1;
+  while (fgets(line, sizeof line, f)) {
+    unsigned long lo, hi;
+    if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2) { /* a mapping's first line */
+      inside = (uintptr_t)p >= lo && (uintptr_t)p < hi;
+    } else if (inside && !strncmp(line, "VmFlags:", 8)) {
+      found = strstr(line, " hg") != NULL;
+      break;
+    }
+  }
+  fclose(f);
+  return found;
+}
+
+/* Blocks of 4 MB and more start on 2 MB boundaries, offered to huge pages. */
+static void test_large_blocks(void) {
+  const size_t big = (5u << 20) + 123;
+  unsigned char *p = eq_malloc(big), *small = eq_malloc(100);
+  CHECK(p && small);
+  CHECK(((uintptr_t)p % (2u << 20)) == 0);
+  CHECK(((uintptr_t)small % 64) == 0);
+  memset(p, 3, big); /* all of it is ours */
+  CHECK(p[big - 1] == 3);
+  int hg = advised_huge(p);
+  CHECK_MSG(hg != 0, "a %zu-byte block's mapping lacks MADV_HUGEPAGE", big);
+  eq_free(p);
+  eq_free(small);
+  eq_arena *a = eq_arena_new(8u << 20);
+  unsigned char *q = eq_arena_alloc(a, 64);
+  CHECK(q && ((uintptr_t)q % (2u << 20)) == 0);
+  eq_arena_free(a);
+}
+
 int main(void) {
   test_errors();
   test_arena();
+  test_large_blocks();
   test_philox();
   return EQ_TEST_SUMMARY();
 }
