@@ -10,11 +10,10 @@ build=${EQ_BUILD:-$here/../build}
 threads=${EQ_BENCH_THREADS:-2}
 reps=${EQ_BENCH_REPS:-5}
 py=/usr/bin/python3
-# PyTorch's best configuration here (bench/peers.md): the OpenMP OpenBLAS first.
-export LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/openblas-openmp${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+. "$here/peers/torch_best.sh"
 eq_out=$(OMP_NUM_THREADS=$threads "$build/bench/conv_bench" 64 "$reps" --wall)
 if "$py" -c 'import torch' 2>/dev/null; then
-  peer_out=$(OMP_NUM_THREADS=$threads "$py" "$here/peers/conv_torch.py" "$threads" 64 "$reps")
+  peer_out=$(OMP_NUM_THREADS=$threads torch_best "$py" "$here/peers/conv_torch.py" "$threads" 64 "$reps")
 else
   peer_out=""
 fi

@@ -5,9 +5,14 @@
 # (bench/peers/train_step_torch.py, its best CPU configuration), one run each,
 # side by side. One line per case:
 #   case=<name> ranks=1 equivar=<img/s> peer=<img/s> unit=img/s ratio=<equivar/peer>
-# plus a comment line with GFLOP/s (3x the forward MACs x 2) and % of the
-# fp32 FMA peak that build/bench/fma_peak measures on the same threads in the
-# same run. Env: EQ_BUILD, STEPS (5), WARMUP (2), THREADS (2).
+# plus a comment line with GFLOP/s and % of the fp32 FMA peak that
+# build/bench/fma_peak measures on the same threads in the same run. The
+# percentage is the model FLOPs utilisation (MFU) as PaLM defines it
+# (arXiv 2204.02311, appendix B): the model's FLOPs, 3x the forward's
+# multiply-adds x 2, whatever the implementation multiplies. Where the
+# implementation multiplies a different count that we know, the hardware
+# FLOPs utilisation (HFU) follows in brackets. Env: EQ_BUILD, STEPS (5),
+# WARMUP (2), THREADS (2).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 build=${EQ_BUILD:-$here/../build}
@@ -28,24 +33,24 @@ declare -A gmac=([resnet18]=0.148 [vit-tiny]=0.185)
 # 37.7 M MAC) and the attention's output projection (64 x 2 x 192 x 192 =
 # 4.7 M MAC). Printed beside the nominal figure, so that neither is
 # mistaken for the other. (ResNet-18's Winograd convolutions do fewer multiplies by
-# changing the arithmetic itself; they are counted as the dense
-# convolutions they replace, as is usual.)
+# changing the arithmetic itself; its MFU counts the dense convolutions
+# they replace, and no HFU is printed for it.)
 declare -A executed_gmac=([vit-tiny]=0.5091)
 field() { sed -n "s/.*$1=\([^ ]*\).*/\1/p"; }
+. "$here/peers/torch_best.sh"
 for model in resnet18 vit-tiny; do
   eq=$(OMP_NUM_THREADS=$threads "$driver" "$model" 64 "$steps" "$warmup" | field images_per_s)
   peer=NA
   if /usr/bin/python3 -c "import torch, torchvision" 2>/dev/null; then
-    peer=$(LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/openblas-openmp${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} \
-           OMP_NUM_THREADS=$threads /usr/bin/python3 "$here/peers/train_step_torch.py" "$model" 64 "$steps" "$warmup" \
-           | field images_per_s)
+    peer=$(OMP_NUM_THREADS=$threads torch_best /usr/bin/python3 "$here/peers/train_step_torch.py" "$model" 64 "$steps" \
+           "$warmup" | field images_per_s)
   fi
   ratio=NA
   [ "$peer" != NA ] && ratio=$(awk -v a="$eq" -v b="$peer" 'BEGIN { printf "%.2f", a / b }')
   echo "case=train_step_$model ranks=1 equivar=$eq peer=$peer unit=img/s ratio=$ratio"
   awk -v v="$eq" -v p="$peer" -v g="${gmac[$model]}" -v x="${executed_gmac[$model]:-}" -v peak="$peak" 'BEGIN {
-    f = v * 6 * g; printf "# %s: equivar %.1f GFLOP/s (%.0f%% of peak)", "'"$model"'", f, 100 * f / peak
-    if (x != "") { e = v * 2 * x; printf " [multiplied: %.1f GFLOP/s, %.0f%%]", e, 100 * e / peak }
+    f = v * 6 * g; printf "# %s: equivar %.1f GFLOP/s (%.0f%% of peak, MFU)", "'"$model"'", f, 100 * f / peak
+    if (x != "") { e = v * 2 * x; printf " [multiplied: %.1f GFLOP/s, %.0f%%, HFU]", e, 100 * e / peak }
     if (p != "NA") { q = p * 6 * g; printf ", peer %.1f GFLOP/s (%.0f%%)", q, 100 * q / peak }
     printf "\n" }'
 done
