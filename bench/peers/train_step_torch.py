@@ -2,8 +2,9 @@
 """PyTorch peer of bench/train_step.c: one training step (forward,
 cross-entropy, backward, SGD momentum 0.9) on 64 images of 3x64x64 with a
 128-class head, in PyTorch's best CPU configuration here (docs: /work/shared
-peers.md): 2 threads, the OpenMP OpenBLAS first on the library path (set by
-bench/train-step.sh), channels_last for the ResNet.
+peers.md): 2 threads, channels_last for the ResNet, and from
+bench/peers/torch_best.sh the OpenMP OpenBLAS first on the library path and
+glibc's malloc on transparent huge pages.
 
   /usr/bin/python3 bench/peers/train_step_torch.py <resnet18|vit-tiny> [batch] [steps] [warmup]
 
