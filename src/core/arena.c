@@ -15,6 +15,7 @@
 enum { HUGE_BLOCK_MIN = 4u << 20, HUGE_PAGE_BYTES = 2u << 20 };
 
 static void *aligned_block(size_t bytes) {
+  if (bytes > SIZE_MAX - HUGE_PAGE_BYTES) return NULL; /* the roundings below would wrap */
   if (bytes < HUGE_BLOCK_MIN) return aligned_alloc(EQ_ALIGN, (bytes + EQ_ALIGN - 1) / EQ_ALIGN * EQ_ALIGN);
   size_t whole = (bytes + HUGE_PAGE_BYTES - 1) / HUGE_PAGE_BYTES * HUGE_PAGE_BYTES;
   void *p = aligned_alloc(HUGE_PAGE_BYTES, whole);
@@ -96,6 +97,10 @@ void eq_arena_free(eq_arena *a) {
 }
 
 void *eq_arena_alloc(eq_arena *a, size_t bytes) {
+  if (bytes > SIZE_MAX / 4) { /* the rounding and the chunk doubling below would wrap */
+    eq_error(EQ_ERR_MEMORY, "arena out of memory allocating %zu bytes (%zu in use)", bytes, a->used_total);
+    return NULL;
+  }
   size_t need = (bytes + EQ_ALIGN - 1) / EQ_ALIGN * EQ_ALIGN;
   if (need == 0) need = EQ_ALIGN;
   arena_chunk *c = a->chunks;

@@ -107,9 +107,14 @@ static void test_large_blocks(void) {
   CHECK_MSG(hg != 0, "a %zu-byte block's mapping lacks MADV_HUGEPAGE", big);
   eq_free(p);
   eq_free(small);
+  /* a size whose rounding would wrap: refused, not a small block */
+  CHECK(eq_malloc(SIZE_MAX - 10) == NULL && eq_error_code() == EQ_ERR_MEMORY);
+  eq_error_clear();
   eq_arena *a = eq_arena_new(8u << 20);
   unsigned char *q = eq_arena_alloc(a, 64);
   CHECK(q && ((uintptr_t)q % (2u << 20)) == 0);
+  CHECK(eq_arena_alloc(a, SIZE_MAX - 10) == NULL && eq_error_code() == EQ_ERR_MEMORY);
+  eq_error_clear();
   eq_arena_free(a);
 }
 
