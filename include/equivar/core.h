@@ -68,7 +68,9 @@ size_t eq_arena_peak(const eq_arena *arena);
 eq_arena *eq_arena_set_current(eq_arena *arena);
 eq_arena *eq_arena_current(void);
 
-/* Aligned heap memory (64 bytes); eq_free(NULL) is a no-op. */
+/* Aligned heap memory (64 bytes; blocks of 4 MB and more on 2 MB
+ * boundaries, offered to transparent huge pages, as are arena chunks);
+ * eq_free(NULL) is a no-op. */
 void *eq_malloc(size_t bytes);
 void *eq_calloc(size_t count, size_t size);
 void eq_free(void *p);
