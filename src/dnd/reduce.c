@@ -423,7 +423,7 @@ static eq_dnd *reduce(const char *name, const eq_dnd *x, int axis, bool keepdims
         }
     if (across) st = eq_comm_allreduce(x->comm, b, m, EQ_U8, kind == R_ALL ? EQ_REDUCE_MIN : EQ_REDUCE_MAX);
   } else if (kind == R_MEAN || kind == R_VAR) {
-    moments *mo = eq_malloc(sizeof(moments) * (size_t)(m ? m : 1)); /* large: on huge pages */
+    moments *mo = eq_malloc(sizeof(moments) * (size_t)(m ? m : 1)); /* huge pages where large */
     acc = mo;
     if (!mo) goto oom;
     if (n == 0)
