@@ -73,46 +73,90 @@ size_t eq_conv_thread_workspace_bytes(const eq_conv_geom *g, int kind, size_t el
 #include <immintrin.h>
 #endif
 
-/* Gathers per (tap, output vector) this many at most: a table of 16 KB. */
-#define GATHER_TABLE_MAX 256
+/* (tap, output vector) pairs im2col_short_rows_f32 handles at most. */
+#define SHORT_ROWS_TABLE_MAX 256
 
-/* im2col (conv_kernels.inc) by AVX-512 gathers, for output rows shorter
- * than a vector: the stride-2 convolutions into ResNet's stages 2 and 3 at
- * 64 px have rows of 8 and 4 pixels, where the copy loops spent a quarter
- * of the forward (layer 3's 1.82 ms) on loop overhead. Each tap's output
- * map is one to a few vectors, gathered from the input plane by a table
- * of offsets worked out once per call; padding taps are masked off and
- * read as 0. Returns false where it does not apply (the caller copies). */
-static bool im2col_gather_f32(const eq_conv_geom *g, const float *x, int64_t tn, int64_t cg, float *cols,
-                              int64_t ld) {
 #ifdef __AVX512F__
-  const int64_t L = g->Ho * g->Wo, taps = g->kh * g->kw, nvec = (L + 15) / 16, HW = g->H * g->W;
-  if (g->Wo >= 16 || taps * nvec > GATHER_TABLE_MAX || HW > INT32_MAX) return false;
-  int32_t idx[GATHER_TABLE_MAX][16];
-  __mmask16 valid[GATHER_TABLE_MAX];
+/* How im2col_short_rows_f32 fills each tap's vectors of output pixels,
+ * worked out once per geometry (and thread). Where an input row fits a
+ * vector, lane l of vector v takes column col[v][l] of input row
+ * row[v][r] for the r whose lanes include l: a masked load and a permute
+ * per row. Else lane l takes offset col[v][l] of the plane, by a gather. */
+typedef struct short_rows_table {
+  eq_conv_geom g;
+  int64_t nvec, nrows; /* vectors per tap's output map, input rows per vector at most */
+  bool by_rows;
+  int32_t col[SHORT_ROWS_TABLE_MAX][16], row[SHORT_ROWS_TABLE_MAX][16];
+  __mmask16 valid[SHORT_ROWS_TABLE_MAX], lanes[SHORT_ROWS_TABLE_MAX][16], tail;
+} short_rows_table;
+
+static _Thread_local short_rows_table short_rows;
+
+/* This thread's table for g, built when g differs from the last one;
+ * NULL where the method does not apply. */
+static const short_rows_table *short_rows_for(const eq_conv_geom *g) {
+  short_rows_table *t = &short_rows;
+  if (t->nvec && !memcmp(&t->g, g, sizeof *g)) return t;
+  const int64_t L = g->Ho * g->Wo, taps = g->kh * g->kw, nvec = (L + 15) / 16;
+  if (g->Wo >= 16 || taps * nvec > SHORT_ROWS_TABLE_MAX || g->H * g->W > INT32_MAX) return NULL;
+  t->g = *g;
+  t->nvec = nvec;
+  t->by_rows = g->W <= 16;
+  t->nrows = 0;
   for (int64_t tap = 0; tap < taps; tap++)
     for (int64_t v = 0; v < nvec; v++) {
-      __mmask16 m = 0;
+      const int64_t e = tap * nvec + v, oh0 = v * 16 / g->Wo;
+      t->valid[e] = 0;
+      for (int r = 0; r < 16; r++) t->row[e][r] = -1, t->lanes[e][r] = 0;
       for (int l = 0; l < 16; l++) {
-        int64_t p = v * 16 + l, ih = p / g->Wo * g->sh - g->ph + tap / g->kw * g->dh,
+        int64_t p = v * 16 + l, oh = p / g->Wo, ih = oh * g->sh - g->ph + tap / g->kw * g->dh,
                 iw = p % g->Wo * g->sw - g->pw + tap % g->kw * g->dw;
         bool in = p < L && ih >= 0 && ih < g->H && iw >= 0 && iw < g->W;
-        idx[tap * nvec + v][l] = in ? (int32_t)(ih * g->W + iw) : 0;
-        if (in) m |= (__mmask16)(1u << l);
+        t->col[e][l] = !in ? 0 : t->by_rows ? (int32_t)iw : (int32_t)(ih * g->W + iw);
+        if (!in) continue;
+        t->valid[e] |= (__mmask16)(1u << l);
+        t->row[e][oh - oh0] = (int32_t)ih;
+        t->lanes[e][oh - oh0] |= (__mmask16)(1u << l);
+        if (oh - oh0 + 1 > t->nrows) t->nrows = oh - oh0 + 1;
       }
-      valid[tap * nvec + v] = m;
     }
-  const __mmask16 tail = (__mmask16)(L % 16 ? (1u << (L % 16)) - 1 : 0xFFFF);
-  const int64_t img = g->C * HW;
+  t->tail = (__mmask16)(L % 16 ? (1u << (L % 16)) - 1 : 0xFFFF);
+  return t;
+}
+#endif
+
+/* im2col (conv_kernels.inc) where output rows are shorter than a vector:
+ * ResNet's stride-2 convolutions into stages 2 and 3 at 64 px have rows of
+ * 8 and 4 pixels, where the copy loops spent a quarter of the forward
+ * (layer 3's 1.82 ms) on loop overhead. Each tap's output map is one to a
+ * few vectors; where an input row fits a vector they are filled by masked
+ * row loads and permutes, else by gathers (4x slower here); padding taps
+ * are masked off, read as 0. Returns false where it does not apply (the
+ * caller copies). */
+static bool im2col_short_rows_f32(const eq_conv_geom *g, const float *x, int64_t tn, int64_t cg, float *cols,
+                                  int64_t ld) {
+#ifdef __AVX512F__
+  const short_rows_table *t = short_rows_for(g);
+  if (!t) return false;
+  const int64_t L = g->Ho * g->Wo, taps = g->kh * g->kw, HW = g->H * g->W, img = g->C * HW, nvec = t->nvec;
+  const __mmask16 in_row = (__mmask16)(g->W >= 16 ? 0xFFFF : (1u << g->W) - 1);
   for (int64_t c = 0; c < cg; c++)
     for (int64_t tap = 0; tap < taps; tap++) {
-      float *row = cols + (c * taps + tap) * ld;
-      for (int64_t t = 0; t < tn; t++) {
-        const float *plane = x + t * img + c * HW;
+      float *dst = cols + (c * taps + tap) * ld;
+      for (int64_t n = 0; n < tn; n++) {
+        const float *plane = x + n * img + c * HW;
         for (int64_t v = 0; v < nvec; v++) {
-          __m512i off = _mm512_loadu_si512(idx[tap * nvec + v]);
-          __m512 val = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), valid[tap * nvec + v], off, plane, 4);
-          _mm512_mask_storeu_ps(row + t * L + v * 16, v == nvec - 1 ? tail : (__mmask16)0xFFFF, val);
+          const int64_t e = tap * nvec + v;
+          const __m512i col = _mm512_loadu_si512(t->col[e]);
+          __m512 val = _mm512_setzero_ps();
+          if (!t->by_rows)
+            val = _mm512_mask_i32gather_ps(val, t->valid[e], col, plane, 4);
+          else
+            for (int64_t r = 0; r < t->nrows; r++)
+              if (t->lanes[e][r])
+                val = _mm512_mask_permutexvar_ps(val, t->lanes[e][r], col,
+                                                 _mm512_maskz_loadu_ps(in_row, plane + t->row[e][r] * g->W));
+          _mm512_mask_storeu_ps(dst + n * L + v * 16, v == nvec - 1 ? t->tail : (__mmask16)0xFFFF, val);
         }
       }
     }
