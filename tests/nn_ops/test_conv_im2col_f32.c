@@ -32,6 +32,7 @@ int main(void) {
       {7, 5, 11, 13, 9, 5, 3, 2, 1, 1},   /* 5x5 stride 3, a ragged map */
       {3, 4, 20, 14, 6, 3, 2, 1, 1, 1},   /* rows of 7 pixels: a vector spans 4 output rows */
       {3, 4, 20, 20, 5, 3, 3, 1, 1, 1},   /* input rows longer than a vector: gathers */
+      {2, 3, 9, 69, 4, 5, 2, 1, 2, 1},    /* stride 2 into rows of 32, dilation 2 */
   };
   for (size_t i = 0; i < sizeof geos / sizeof *geos; i++) check_geometry(&geos[i]);
   eq_conv_algo = EQ_CONV_AUTO;
